@@ -1,0 +1,140 @@
+"""The latency protocol, owned by the core: every model is timed the same way.
+
+The runner wraps each model call (one batch) in :meth:`LatencyRecorder.measure`. Timing covers the model call only:
+preprocessing inside the model and the forward pass, not dataset loading or image decoding, which happen before.
+On CPU it uses ``time.perf_counter_ns``; on CUDA it synchronizes and uses CUDA events. Models may mark sub-phases
+(vision encoding, prefill, decode) with :func:`phase`; these are no-ops unless a measurement is active.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+_active: contextvars.ContextVar[LatencyRecorder | None] = contextvars.ContextVar("vleval_latency", default=None)
+
+
+def _is_cuda(device: str) -> bool:
+    return str(device).startswith("cuda")
+
+
+class _Clock:
+    """Elapsed nanoseconds of a block: CUDA events on a GPU, ``perf_counter_ns`` otherwise."""
+
+    def __init__(self, device: str):
+        self.cuda = _is_cuda(device)
+        if self.cuda:
+            import torch
+
+            self._torch = torch
+            self._device = torch.device(device)
+
+    @contextlib.contextmanager
+    def span(self, out: list[int]) -> Iterator[None]:
+        if self.cuda:
+            torch = self._torch
+            torch.cuda.synchronize(self._device)
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            yield
+            end.record()
+            torch.cuda.synchronize(self._device)
+            out.append(int(start.elapsed_time(end) * 1e6))
+        else:
+            t0 = time.perf_counter_ns()
+            yield
+            out.append(time.perf_counter_ns() - t0)
+
+
+@dataclass
+class LatencyRecorder:
+    device: str = "cpu"
+    batch_ns: list[int] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)
+    phase_ns: dict[str, list[int]] = field(default_factory=dict)
+    phase_tokens: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._clock = _Clock(self.device)
+        if self._clock.cuda:
+            self._clock._torch.cuda.reset_peak_memory_stats(self._clock._device)
+
+    @contextlib.contextmanager
+    def measure(self, batch_size: int, record: bool = True) -> Iterator[None]:
+        """Time one model call on ``batch_size`` samples; ``record=False`` runs it as warmup."""
+        sink: list[int] = []
+        token = _active.set(self if record else None)
+        try:
+            with self._clock.span(sink):
+                yield
+        finally:
+            _active.reset(token)
+        if record:
+            self.batch_ns.append(sink[0])
+            self.batch_sizes.append(batch_size)
+
+    def summary(self) -> dict[str, Any]:
+        """Figures for the result record (milliseconds, samples/s, MiB)."""
+        batch_ms = np.asarray(self.batch_ns, dtype=np.float64) / 1e6
+        sizes = np.asarray(self.batch_sizes, dtype=np.float64)
+        out: dict[str, Any] = {
+            "timed_batches": len(batch_ms),
+            "timed_samples": int(sizes.sum()),
+            "batch_ms": _percentiles(batch_ms),
+            "sample_ms": _percentiles(batch_ms / np.maximum(sizes, 1)),
+            "throughput_samples_per_s": float(sizes.sum() / (batch_ms.sum() / 1e3)) if batch_ms.sum() > 0 else None,
+            "peak_memory_mib": peak_memory_mib(self.device),
+            "timer": "cuda_events" if self._clock.cuda else "perf_counter_ns",
+        }
+        if self.phase_ns:
+            out["phases_ms"] = {name: _percentiles(np.asarray(v, dtype=np.float64) / 1e6)
+                                for name, v in self.phase_ns.items()}
+            decode_ns = sum(self.phase_ns.get("decode", []))
+            decode_tokens = self.phase_tokens.get("decode", 0)
+            if decode_tokens and decode_ns:
+                out["time_per_output_token_ms"] = decode_ns / decode_tokens / 1e6
+                out["decode_tokens_per_s"] = decode_tokens / (decode_ns / 1e9)
+            if "prefill" in self.phase_ns:
+                first = np.asarray(self.phase_ns["prefill"], dtype=np.float64)
+                if "vision" in self.phase_ns and len(self.phase_ns["vision"]) == len(first):
+                    first = first + np.asarray(self.phase_ns["vision"], dtype=np.float64)
+                out["time_to_first_token_ms"] = _percentiles(first / 1e6)
+        return out
+
+
+@contextlib.contextmanager
+def phase(name: str, tokens: int = 0) -> Iterator[None]:
+    """Mark a sub-phase of a model call (``"vision"``, ``"prefill"``, ``"decode"``...) for the latency split."""
+    recorder = _active.get()
+    if recorder is None:
+        yield
+        return
+    sink: list[int] = []
+    with recorder._clock.span(sink):
+        yield
+    recorder.phase_ns.setdefault(name, []).append(sink[0])
+    recorder.phase_tokens[name] = recorder.phase_tokens.get(name, 0) + tokens
+
+
+def _percentiles(values: np.ndarray) -> dict[str, float | None]:
+    if values.size == 0:
+        return {"p50": None, "p90": None, "p99": None, "mean": None}
+    p50, p90, p99 = np.percentile(values, [50, 90, 99])
+    return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "mean": float(values.mean())}
+
+
+def peak_memory_mib(device: str) -> float:
+    """Peak GPU memory allocated since the recorder started, or the process's peak RSS on CPU."""
+    if _is_cuda(device):
+        import torch
+
+        return torch.cuda.max_memory_allocated(torch.device(device)) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
