@@ -20,3 +20,8 @@ class Shift:
 
     def target(self) -> DatasetSpec:
         raise NotImplementedError
+
+    def calibration(self) -> DatasetSpec | None:
+        """Held-out source data for calibrating expert pruning; ``None`` means the source dataset with
+        ``split="val"``."""
+        return None
