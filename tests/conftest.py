@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def make_distribution(root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
+    """Write an importable module and a ``.dist-info`` declaring ``vleval`` entry points under ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(source)
+    info = root / f"{name}-0.1.0.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
+    lines = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[vleval]\n{lines}\n")
+    return root
+
+
+@pytest.fixture
+def toy_registry():
+    import toy_plugins
+
+    from vleval.plugins import Registry
+
+    return Registry.discover(extra_plugins=[toy_plugins])
+
+
+def toy_benchmark(**overrides):
+    bench = {
+        "models": [{"name": "toy-moe", "sweep": {"experts": [2, 4]}, "scaling": [{}, {"top_k": 1}, {"prune_to": 1}]}],
+        "shifts": [{"name": "toy-noise"}],
+        "datasets": [{"name": "toy-questions", "args": {"n": 6}}],
+        "batch_sizes": [8],
+        "latency": {"warmup": 1, "repetitions": 2},
+    }
+    bench.update(overrides)
+    return bench

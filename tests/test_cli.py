@@ -1,0 +1,122 @@
+"""The command line: light imports, malformed configs, validate, leaderboard, SIGKILL + resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import TESTS, make_distribution
+
+from vleval.cli import main
+
+
+def run_cli(*args, env_paths=(), timeout=120):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in (*env_paths, TESTS))}
+    return subprocess.run([sys.executable, "-m", "vleval.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["plugins"]])
+def test_help_and_plugins_do_not_import_torch_or_transformers(argv):
+    code = ("import sys\nfrom vleval.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'transformers', 'lm_eval') if m in sys.modules]\n"
+            "assert not heavy, heavy\n" % argv)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+TOML_SYNTAX = "[benchmarks.a]\nmodels = [{ name = 'x' }]\nlatency = { warmup = }\n"
+TOML_SCHEMA = """
+[benchmarks.a]
+models = [{ name = "toy-moe", sweep = { experts = 4 } }]
+shifts = [{ name = "toy-noise" }]
+latency = { warmup = -1 }
+"""
+
+
+def test_malformed_toml_reports_file_and_line(tmp_path, capsys):
+    path = tmp_path / "bench.toml"
+    path.write_text(TOML_SYNTAX)
+    assert main(["run", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "line 3" in err
+
+
+def test_schema_violation_reports_key_path(tmp_path, capsys):
+    path = tmp_path / "bench.toml"
+    path.write_text(TOML_SCHEMA)
+    assert main(["run", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "benchmarks.a.models[0].sweep.experts: 4 is not of type 'array'" in err
+    assert "benchmarks.a.latency.warmup: -1 is less than the minimum of 0" in err
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["run", "-c", str(tmp_path / "nope.toml")]) == 2
+    assert "no such benchmarks file" in capsys.readouterr().err
+
+
+def test_validate_names_record_and_field(tmp_path, capsys):
+    good = {"schema_version": "1.0"}
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(good) + "\nnot json\n")
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:1" in err and "'run_id' is a required property" in err
+    assert f"{path}:2: not a JSON record" in err
+
+
+BENCH = """
+default = "toy"
+[benchmarks.toy]
+models = [{ name = "toy-moe", args = { delay = 0.15 }, sweep = { experts = [2, 3, 4, 5] } }]
+shifts = [{ name = "toy-noise", args = { n = 8 } }]
+batch_sizes = [4]
+latency = { warmup = 0, repetitions = 1 }
+"""
+
+
+def test_sigkill_then_resume_loses_only_the_cell_in_flight(tmp_path):
+    make_distribution(tmp_path / "site", "toy-dist", {"toy": "toy_plugins"}, {})
+    (tmp_path / "benchmarks.toml").write_text(BENCH)
+    out = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(TESTS)])}
+    args = [sys.executable, "-m", "vleval.cli", "run", "-c", str(tmp_path / "benchmarks.toml"), "-o", str(out)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = out / "toy.jsonl"
+    deadline = time.time() + 90
+    while time.time() < deadline and (not results.exists() or results.read_text().count("\n") < 1):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = results.read_text().splitlines()
+    assert 1 <= len(before) < 4, "kill should land mid-run"
+    resumed = subprocess.run([*args, "--resume"], env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    after = results.read_text().splitlines()
+    assert after[: len(before)] == before  # nothing rewritten
+    keys = [json.loads(line)["cell_key"] for line in after]
+    assert len(keys) == len(set(keys)) == 4  # every cell exactly once
+    assert "resumed" in resumed.stdout
+    check = run_cli("validate", str(results))
+    assert check.returncode == 0, check.stderr
+
+
+def test_adhoc_run_and_leaderboard_formats(tmp_path):
+    site = make_distribution(tmp_path / "site", "toy-dist", {"toy": "toy_plugins"}, {})
+    run = run_cli("run", "--model", "toy-moe", "--model-args", "experts=4", "--shift", "toy-noise",
+                  "--shift-args", "n=8", "--top-k", "1", "-o", str(tmp_path / "out"), env_paths=[site])
+    assert run.returncode == 0, run.stderr
+    assert "toy-moe(top_k=1)" in run.stdout
+    results = tmp_path / "out" / "adhoc.jsonl"
+    for fmt in ("md", "csv", "json"):
+        board = run_cli("leaderboard", str(results), "--format", fmt, env_paths=[site])
+        assert board.returncode == 0, board.stderr
+        assert "toy-moe(top_k=1)" in board.stdout
+    rows = json.loads(run_cli("leaderboard", str(results), "--format", "json", env_paths=[site]).stdout)
+    assert rows[0]["rows"][0]["pareto"] is True

@@ -1,0 +1,192 @@
+"""The ``vleval`` command line. Imports nothing heavy until a subcommand needs it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED_CELLS, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted; records written so far are kept (use --resume to continue)", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from vleval.config import ConfigError
+        from vleval.leaderboard import NotComparable
+        from vleval.plugins import PluginError
+        from vleval.records import ResultsFileError
+
+        if isinstance(exc, ConfigError | PluginError | NotComparable | ResultsFileError):
+            print(f"vleval: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vleval", description="Evaluate Mixture-of-Experts vision-language models: accuracy vs latency as "
+        "experts scale, routing specialization, and how both change under data shifts.")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run a benchmark from benchmarks.toml (default: the file's default), or an "
+                         "ad-hoc one from --model/--dataset/--shift")
+    run.add_argument("benchmark", nargs="?", help="benchmark name in the config file")
+    run.add_argument("-c", "--config", default="benchmarks.toml", help="benchmarks file (default: %(default)s)")
+    run.add_argument("-o", "--output", default="results", help="directory for <benchmark>.jsonl (default: %(default)s)")
+    run.add_argument("--resume", action="store_true", help="skip cells already complete in the results file")
+    adhoc = run.add_argument_group("ad-hoc run (no config file needed)")
+    adhoc.add_argument("--model", help="model plugin name")
+    adhoc.add_argument("--model-args", help="k=v,... passed to the model factory")
+    adhoc.add_argument("--dataset", action="append", default=[], help="dataset plugin name (repeatable)")
+    adhoc.add_argument("--dataset-args", action="append", default=[], help="k=v,... for the matching --dataset")
+    adhoc.add_argument("--shift", action="append", default=[], help="shift plugin name (repeatable)")
+    adhoc.add_argument("--shift-args", action="append", default=[], help="k=v,... for the matching --shift")
+    adhoc.add_argument("--metrics", help="comma-separated metric names (default: all for the task)")
+    adhoc.add_argument("--top-k", type=int, help="inference-time top-k override")
+    adhoc.add_argument("--prune-to", type=int, help="prune each MoE layer to its N most loaded experts")
+    adhoc.add_argument("--limit", type=int, help="at most N items per domain")
+    adhoc.add_argument("--batch-size", type=int, default=32)
+    adhoc.add_argument("--seed", type=int, default=0)
+    run.set_defaults(handler=cmd_run)
+
+    plugins = sub.add_parser("plugins", help="list installed plugins (and broken ones)")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(handler=cmd_plugins)
+
+    board = sub.add_parser("leaderboard", help="rank results files")
+    board.add_argument("results", nargs="+", help="JSON Lines results files")
+    board.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
+    board.add_argument("--allow-mixed", action="store_true",
+                       help="rank records whose data hash, metric version or hardware differ")
+    board.set_defaults(handler=cmd_leaderboard)
+
+    validate = sub.add_parser("validate", help="check results files against result.schema.json")
+    validate.add_argument("files", nargs="+")
+    validate.set_defaults(handler=cmd_validate)
+    return parser
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from vleval.plugins import Registry
+
+    registry = Registry.discover()
+    rows = [{"kind": r.kind, "name": r.name, "version": r.version, "distribution": r.distribution,
+             "plugin": r.plugin, "description": r.description} for r in registry.all()]
+    conflicts = [{"kind": kind, "name": name, "registered_by": [f"{r.distribution} ({r.plugin})" for r in regs]}
+                 for (kind, name), regs in registry.conflicts.items()]
+    broken = [{"plugin": b.plugin, "distribution": b.distribution, "error": b.error} for b in registry.broken]
+    if args.json:
+        import json
+
+        print(json.dumps({"plugins": rows, "broken": broken, "conflicts": conflicts}, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="vleval plugins")
+        for column in ("kind", "name", "version", "distribution", "description"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row["kind"], row["name"], row["version"], row["distribution"], row["description"])
+        for row in broken:
+            table.add_row("[red]broken[/]", row["plugin"], "", row["distribution"], f"[red]{row['error']}[/]")
+        for row in conflicts:
+            table.add_row(f"[red]{row['kind']}[/]", row["name"], "", " & ".join(row["registered_by"]),
+                          "[red]duplicate name: unusable until one is uninstalled[/]")
+        Console().print(table)
+    return EXIT_FAILED_CELLS if broken or conflicts else EXIT_OK
+
+
+def _adhoc(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    from vleval.config import ConfigError, parse_kv
+
+    def refs(names: list[str], arg_texts: list[str], flag: str) -> list[dict[str, Any]]:
+        if len(arg_texts) > len(names):
+            raise ConfigError(f"more --{flag}-args than --{flag} options")
+        return [{"name": n, "args": parse_kv(arg_texts[i] if i < len(arg_texts) else None, f"--{flag}-args")}
+                for i, n in enumerate(names)]
+
+    scaling = {k: v for k, v in (("top_k", args.top_k), ("prune_to", args.prune_to)) if v is not None}
+    bench: dict[str, Any] = {
+        "models": [{"name": args.model, "args": parse_kv(args.model_args, "--model-args"),
+                    **({"scaling": [scaling]} if scaling else {})}],
+        "seeds": [args.seed], "batch_sizes": [args.batch_size],
+    }
+    if args.dataset:
+        bench["datasets"] = refs(args.dataset, args.dataset_args, "dataset")
+    if args.shift:
+        bench["shifts"] = refs(args.shift, args.shift_args, "shift")
+    if not (args.dataset or args.shift):
+        raise ConfigError("an ad-hoc run (--model) needs at least one --dataset or --shift")
+    if args.metrics:
+        bench["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if args.limit:
+        bench["limit"] = args.limit
+    return "adhoc", bench
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from vleval import config
+    from vleval.console import RichProgress
+    from vleval.runner import run_benchmark
+
+    console = Console()
+    start = time.perf_counter()
+    if args.model:
+        name, bench = _adhoc(args)
+    else:
+        data = config.load_file(args.config)
+        name, bench = config.select(data, args.benchmark, args.config)
+    with RichProgress(console) as progress:
+        summary = run_benchmark(name, bench, Path(args.output), resume=args.resume, progress=progress)
+    from vleval.console import print_report
+
+    print_report(console, summary, time.perf_counter() - start)
+    return EXIT_FAILED_CELLS if summary.failed else EXIT_OK
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from vleval import leaderboard
+    from vleval.records import read_records
+
+    records = [r for path in args.results for _, r in read_records(path)]
+    boards = leaderboard.build(records, allow_mixed=args.allow_mixed)
+    out = leaderboard.render(boards, args.format)
+    if isinstance(out, str):
+        print(out)
+    else:
+        console = Console()
+        for table in out:
+            console.print(table)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from vleval.records import read_records, validation_errors
+
+    problems = validation_errors(args.files)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        total = sum(1 for path in args.files for _ in read_records(path))
+        print(f"{total} records in {len(args.files)} file(s) match result.schema.json")
+    return EXIT_FAILED_CELLS if problems else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

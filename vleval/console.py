@@ -1,0 +1,72 @@
+"""Rich output for runs: progress bars while cells run, then the leaderboard and the research summaries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from vleval import leaderboard, summary
+from vleval.runner import Progress as RunnerProgress
+from vleval.runner import RunSummary
+
+
+class RichProgress(RunnerProgress):
+    """Two bars: cells of the benchmark, and samples of the pass in flight."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=console, transient=False)
+        self._cells = self._samples = None
+
+    def __enter__(self) -> RichProgress:
+        self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bars.__exit__(*exc)
+
+    def start(self, cells: int) -> None:
+        self._cells = self.bars.add_task("cells", total=cells)
+
+    def cell(self, label: str) -> None:
+        self.bars.update(self._cells, description=f"cells [cyan]{label}[/]")
+
+    def samples(self, total: int, description: str) -> Callable[[int], None]:
+        if self._samples is not None:
+            self.bars.remove_task(self._samples)
+        self._samples = self.bars.add_task(f"  {description}", total=total)
+        return lambda n: self.bars.advance(self._samples, n)
+
+    def cell_done(self, record: dict[str, Any]) -> None:
+        self.bars.advance(self._cells)
+        if record["status"] == "failed":
+            self.console.print(f"[red]FAILED[/] {record['cell']['label']} on {record['cell']['evaluation']['name']}: "
+                               f"{record['error']['type']}: {record['error']['message']}")
+        elif record["status"] == "skipped":
+            self.console.print(f"[yellow]skipped[/] {record['cell']['label']}: {record['skip_reason']}")
+
+
+def print_report(console: Console, run: RunSummary, seconds: float) -> None:
+    from vleval.records import read_records
+
+    records = [r for _, r in read_records(run.path)] if run.path.exists() else run.records
+    try:
+        for table in leaderboard.render(leaderboard.build(records)):
+            console.print(table)
+    except leaderboard.NotComparable as exc:
+        console.print(f"[yellow]{exc}[/]")
+    for title, lines in (("Q1 expert count vs accuracy / latency / shift drop", summary.expert_scaling(records)),
+                         ("Q2 layer-wise modality specialization vs accuracy / throughput",
+                          summary.specialization(records))):
+        if lines:
+            console.print(f"\n[bold]{title}[/]")
+            for line in lines:
+                console.print(line, highlight=False, markup=False)
+    status = {s: sum(r["status"] == s for r in run.records) for s in ("ok", "skipped", "failed")}
+    console.print(f"\n{len(run.records)} cells run ({status['ok']} ok, {status['skipped']} skipped, "
+                  f"{status['failed']} failed), {run.resumed} resumed; records: {run.path}; "
+                  f"wall time {seconds:.1f} s")

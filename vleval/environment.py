@@ -1,0 +1,52 @@
+"""The hardware/software fingerprint every record carries."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import os
+import platform
+import sys
+from typing import Any
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fingerprint(device: str = "cpu") -> dict[str, Any]:
+    """Versions and hardware; ``hardware_id`` hashes what makes latencies comparable."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(torch.device(device)) if str(device).startswith("cuda") else None
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "vleval": _version("vleval"),
+        "torch": torch.__version__,
+        "transformers": _version("transformers"),
+        "numpy": _version("numpy"),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu": gpu,
+        "cuda": torch.version.cuda if gpu else None,
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
+    hw = f"{env['cpu']}|{env['cpu_count']}|{gpu}|{env['torch_threads']}|{env['torch']}|{sys.platform}"
+    env["hardware_id"] = hashlib.sha256(hw.encode()).hexdigest()[:16]
+    return env

@@ -1,0 +1,179 @@
+"""Leaderboards: records → one table per evaluation (dataset or shift), one row per model variant.
+
+Rows are ranked only if their records are comparable: same dataset content, same metric versions, same hardware.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from statistics import mean
+from typing import Any
+
+
+class NotComparable(ValueError):
+    """Records that must not share a leaderboard; the message says what differs."""
+
+
+@dataclass
+class Row:
+    label: str
+    experts: int | None
+    top_k: int | None
+    active_params: int | None
+    source: float | None
+    target: float | None
+    drop: float | None
+    p50_ms: float | None
+    p90_ms: float | None
+    throughput: float | None
+    seeds: int
+    pareto: bool = False
+
+
+@dataclass
+class Board:
+    evaluation: str
+    task: str
+    metric: str
+    rows: list[Row] = field(default_factory=list)
+
+
+def _metric(domain: dict[str, Any] | None, primary: dict[str, str]) -> float | None:
+    if not domain:
+        return None
+    value = domain["metrics"].get(primary["metric"], {}).get(primary["key"])
+    return None if value is None else value["value"]
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return mean(present) if present else None
+
+
+def _comparability(records: list[dict[str, Any]]) -> list[str]:
+    facets: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        for domain, block in r["domains"].items():
+            facets[f"{domain} dataset content hash"].add(block["dataset"]["content_hash"][:16])
+        facets["metric versions"].add(", ".join(f"{m['name']}={m['version']}" for m in r["plugins"].get("metrics", [])))
+        facets["hardware fingerprint"].add(f"{r['environment'].get('hardware_id')} ({r['environment'].get('cpu')}, "
+                                           f"gpu={r['environment'].get('gpu')}, "
+                                           f"threads={r['environment'].get('torch_threads')})")
+    return [f"{facet} differs: {' | '.join(sorted(values))}" for facet, values in facets.items() if len(values) > 1]
+
+
+def build(records: list[dict[str, Any]], allow_mixed: bool = False) -> list[Board]:
+    """Group successful records by evaluation and variant; average over seeds; mark the Pareto front."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r.get("status") == "ok" and r.get("primary_metric"):
+            ev = r["cell"]["evaluation"]
+            groups[(f"{ev['kind']}:{ev['name']}", r["task"])].append(r)
+    boards = []
+    for (evaluation, task), recs in groups.items():
+        problems = _comparability(recs)
+        if problems and not allow_mixed:
+            raise NotComparable(f"{evaluation}: refusing to rank records that are not comparable:\n  "
+                                + "\n  ".join(problems) + "\n(use --allow-mixed to rank them anyway)")
+        primary = recs[0]["primary_metric"]
+        board = Board(evaluation, task, f"{primary['metric']}/{primary['key']}")
+        by_variant: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in recs:
+            bs = r["cell"]["batch_size"]
+            multi_bs = len({x["cell"]["batch_size"] for x in recs}) > 1
+            by_variant[r["cell"]["label"] + (f" bs={bs}" if multi_bs else "")].append(r)
+        for label, rs in by_variant.items():
+            info = rs[0].get("model_info") or {}
+            timed = [r["domains"].get("source") or r["domains"].get("data") for r in rs]
+            source = _mean([_metric(t, primary) for t in timed])
+            target = _mean([_metric(r["domains"].get("target"), primary) for r in rs])
+            scaling = rs[0].get("scaling") or {}
+            keep = scaling.get("keep_experts")
+            experts = (len(next(iter(keep.values()))) if keep else
+                       max(info["experts_per_layer"]) if info.get("experts_per_layer") else None)
+            board.rows.append(Row(
+                label=label, experts=experts, top_k=scaling.get("top_k") or info.get("top_k"),
+                active_params=info.get("active_params_per_token"), source=source, target=target,
+                drop=None if source is None or target is None else source - target,
+                p50_ms=_mean([t["latency"]["sample_ms"]["p50"] for t in timed]),
+                p90_ms=_mean([t["latency"]["sample_ms"]["p90"] for t in timed]),
+                throughput=_mean([t["latency"]["throughput_samples_per_s"] for t in timed]),
+                seeds=len({r["seed"] for r in rs}),
+            ))
+        _mark_pareto(board.rows)
+        board.rows.sort(key=lambda row: -(row.target if row.target is not None else row.source or 0))
+        boards.append(board)
+    return boards
+
+
+def _mark_pareto(rows: list[Row]) -> None:
+    """Pareto-optimal: no other row is at least as accurate (target, else source) and at least as fast, and better
+    in one of the two."""
+    def acc(row: Row) -> float:
+        return row.target if row.target is not None else (row.source if row.source is not None else float("-inf"))
+
+    for row in rows:
+        if row.p50_ms is None:
+            continue
+        row.pareto = not any(
+            other is not row and other.p50_ms is not None and acc(other) >= acc(row) and other.p50_ms <= row.p50_ms
+            and (acc(other) > acc(row) or other.p50_ms < row.p50_ms)
+            for other in rows
+        )
+
+
+COLUMNS = ["label", "experts", "top_k", "active_params", "source", "target", "drop", "p50_ms", "p90_ms",
+           "throughput", "seeds", "pareto"]
+HEADERS = ["variant", "E", "k", "active params", "source", "target", "drop", "p50 ms/sample", "p90 ms/sample",
+           "samples/s", "seeds", "pareto"]
+
+
+def _cell(value: Any, column: str) -> str:
+    if value is None:
+        return "-"
+    if column == "pareto":
+        return "*" if value else ""
+    if column == "active_params":
+        return f"{value / 1e6:.2f}M" if value >= 1e5 else str(value)
+    if isinstance(value, float):
+        digits = 3 if column.endswith("_ms") else 1 if column == "throughput" else 2
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def render(boards: list[Board], fmt: str = "table") -> str | list[Any]:
+    """``json``/``csv``/``md`` as text; ``table`` as a list of rich Tables."""
+    if fmt == "json":
+        return json.dumps([{**asdict(b)} for b in boards], indent=2)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["evaluation", "task", "metric", *COLUMNS])
+        for b in boards:
+            for row in b.rows:
+                writer.writerow([b.evaluation, b.task, b.metric, *(getattr(row, c) for c in COLUMNS)])
+        return buffer.getvalue()
+    if fmt == "md":
+        parts = []
+        for b in boards:
+            parts.append(f"### {b.evaluation} ({b.task}, {b.metric})\n")
+            parts.append("| " + " | ".join(HEADERS) + " |")
+            parts.append("|" + "---|" * len(HEADERS))
+            parts += ["| " + " | ".join(_cell(getattr(r, c), c) for c in COLUMNS) + " |" for r in b.rows]
+            parts.append("")
+        return "\n".join(parts)
+    from rich.table import Table
+
+    tables = []
+    for b in boards:
+        table = Table(title=f"{b.evaluation}  ({b.task}; {b.metric}; * = Pareto-optimal accuracy vs p50 latency)")
+        for header in HEADERS:
+            table.add_column(header, justify="left" if header == "variant" else "right")
+        for r in b.rows:
+            table.add_row(*(_cell(getattr(r, c), c) for c in COLUMNS), style="bold" if r.pareto else None)
+        tables.append(table)
+    return tables

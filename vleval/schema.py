@@ -1,0 +1,56 @@
+"""JSON Schema validation with errors that name the file, the record and the key path."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+
+class ValidationFailed(ValueError):
+    """Input that does not match its schema; the message names where and what was expected."""
+
+
+def schema_dir() -> Path:
+    """``schemas/`` of a source checkout or editable install, else the copy packaged in the wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "schemas", here / "schemas"):
+        if (candidate / "result.schema.json").is_file():
+            return candidate
+    raise FileNotFoundError("vleval's JSON schemas are missing from the installation")
+
+
+@functools.cache
+def validator(name: str) -> Any:
+    import jsonschema
+
+    schema = json.loads((schema_dir() / f"{name}.schema.json").read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def key_path(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def errors(name: str, instance: Any) -> list[str]:
+    """All violations of schema ``name`` as ``"key.path: message"`` lines, most specific first."""
+    found = sorted(validator(name).iter_errors(instance), key=lambda e: (-len(e.absolute_path), str(e.message)))
+    lines = []
+    for err in found:
+        detail = err
+        if err.context:  # anyOf/oneOf: report the closest sub-error
+            detail = max(err.context, key=lambda e: len(e.absolute_path))
+        lines.append(f"{key_path(detail.absolute_path)}: {detail.message}")
+    return lines
+
+
+def check(name: str, instance: Any, where: str) -> None:
+    problems = errors(name, instance)
+    if problems:
+        raise ValidationFailed(f"{where}: does not match {name}.schema.json:\n  " + "\n  ".join(problems))

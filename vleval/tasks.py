@@ -1,0 +1,130 @@
+"""How each task runs a model over a dataset: batches in, task outputs out, every model call timed by the core."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from vleval.api import (
+    Capability,
+    CaptionOutputs,
+    Dataset,
+    MCItem,
+    MCOutputs,
+    Model,
+    Prompt,
+    RetrievalOutputs,
+    Task,
+    TaskOutputs,
+)
+from vleval.latency import LatencyRecorder
+
+MC_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+CAPTION_PROMPT = "Describe the image in one sentence."
+
+
+def batches(dataset: Dataset, size: int, limit: int | None) -> Iterator[list[Any]]:
+    """Load items (decoding images) before the model sees them, so loading is never timed."""
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    for start in range(0, n, size):
+        yield [dataset[i] for i in range(start, min(start + size, n))]
+
+
+def _array(x: Any) -> np.ndarray:
+    detach = getattr(x, "detach", None)
+    x = detach().float().cpu().numpy() if detach is not None else np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def mc_prompt(item: MCItem) -> str:
+    """MMBench-style prompt: hint, question, lettered options, instruction."""
+    lines = [f"Hint: {item.hint}"] if item.hint else []
+    lines.append(f"Question: {item.question}")
+    lines += [f"{letter}. {text}" for letter, text in item.options.items()]
+    lines.append(MC_INSTRUCTION)
+    return "\n".join(lines)
+
+
+def extract_choice(answer: str, options: dict[str, str]) -> str | None:
+    """The option letter a free-form answer names: a lone letter, ``"(B)"``/``"B."``, or exactly one option text."""
+    text = answer.strip()
+    letters = "".join(options)
+    match = re.match(rf"^\(?([{letters}])[\).:\s]|^\(?([{letters}])\)?$", text)
+    if match:
+        return match.group(1) or match.group(2)
+    found = set(re.findall(rf"\b([{letters}])\b", text))
+    if len(found) == 1:
+        return found.pop()
+    named = [letter for letter, option in options.items() if option and option.lower() in text.lower()]
+    return named[0] if len(named) == 1 else None
+
+
+class TaskRunner:
+    """Runs one task with one strategy; ``__call__`` is one timed model call on a batch."""
+
+    def __init__(self, task: Task, model: Model, mc_mode: str = "auto"):
+        self.task, self.model = task, model
+        self.mode = self._choose_mode(mc_mode)
+        self._collected: list[Any] = []
+
+    def _choose_mode(self, mc_mode: str) -> str:
+        caps = self.model.capabilities
+        if self.task is Task.RETRIEVAL:
+            return "embed"
+        if self.task is Task.CAPTIONING:
+            return "generate"
+        if mc_mode == "auto":
+            return "score" if Capability.SCORE_OPTIONS in caps else "generate"
+        return mc_mode
+
+    def required_capability(self) -> Capability:
+        return {"embed": Capability.EMBED, "score": Capability.SCORE_OPTIONS,
+                "generate": Capability.GENERATE}[self.mode]
+
+    def call(self, batch: Sequence[Any]) -> Any:
+        """The model call the core times."""
+        model = self.model
+        if self.mode == "embed":
+            images = model.embed_images([item.image for item in batch])
+            texts = model.embed_texts([caption for item in batch for caption in item.captions])
+            return images, texts
+        if self.mode == "score":
+            return model.score_options(batch)
+        if self.task is Task.MULTIPLE_CHOICE:
+            return model.generate([Prompt(mc_prompt(item), item.image, max_new_tokens=8) for item in batch])
+        return model.generate([Prompt(CAPTION_PROMPT, item.image, max_new_tokens=32) for item in batch])
+
+    def run_pass(self, data: Callable[[], Iterator[list[Any]]], recorder: LatencyRecorder | None,
+                 collect: bool, advance: Callable[[int], None] = lambda n: None) -> TaskOutputs | None:
+        """One pass over the data; every batch's model call is timed if ``recorder`` is given."""
+        outputs, items = [], []
+        for batch in data():
+            if recorder is None:
+                result = self.call(batch)
+            else:
+                with recorder.measure(len(batch)):
+                    result = self.call(batch)
+            if collect:
+                outputs.append(result)
+                items.extend(batch)
+            advance(len(batch))
+        return self._finish(outputs, items) if collect else None
+
+    def _finish(self, outputs: list[Any], items: list[Any]) -> TaskOutputs:
+        if self.mode == "embed":
+            images = np.concatenate([_array(o[0]) for o in outputs])
+            texts = np.concatenate([_array(o[1]) for o in outputs])
+            text_image = np.asarray([i for i, item in enumerate(items) for _ in item.captions])
+            return RetrievalOutputs(similarity=images @ texts.T, text_image=text_image)
+        flat = [x for o in outputs for x in o]
+        if self.task is Task.CAPTIONING:
+            return CaptionOutputs(predictions=list(flat), references=[item.references for item in items])
+        if self.mode == "score":
+            letters = [list(item.options)[int(np.argmax(scores))] for item, scores in zip(items, flat, strict=True)]
+        else:
+            letters = [extract_choice(text, item.options) for item, text in zip(items, flat, strict=True)]
+        return MCOutputs(predictions=letters, answers=[item.answer for item in items],
+                         indices=[item.index for item in items], categories=[item.category for item in items])
