@@ -23,9 +23,9 @@ def run_cli(*args, env_paths=(), timeout=120):
 
 @pytest.mark.parametrize("argv", [["--help"], ["plugins"]])
 def test_help_and_plugins_do_not_import_torch_or_transformers(argv):
-    code = ("import sys\nfrom vleval.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+    code = (f"import sys\nfrom vleval.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('torch', 'transformers', 'lm_eval') if m in sys.modules]\n"
-            "assert not heavy, heavy\n" % argv)
+            "assert not heavy, heavy\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 

@@ -100,3 +100,11 @@ def test_malformed_benchmark_names_the_key(tmp_path, toy_registry):
     with pytest.raises(ConfigError, match=r"models\[0\]\.sweep\.experts"):
         run_benchmark("toy", toy_benchmark(models=[{"name": "toy-moe", "sweep": {"experts": 4}}]), tmp_path,
                       registry=toy_registry)
+
+
+def test_unknown_plugin_name_fails_before_any_work(tmp_path, toy_registry):
+    from vleval.plugins import PluginError
+
+    with pytest.raises(PluginError, match="no metric named 'nope'"):
+        run_benchmark("toy", toy_benchmark(metrics=["nope"]), tmp_path, registry=toy_registry)
+    assert not (tmp_path / "toy.jsonl").exists()

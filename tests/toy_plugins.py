@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import zlib
 import time
+import zlib
 
 import numpy as np
 from PIL import Image
 
 from vleval import hookimpl
 from vleval.api import (
-    IMAGE, TEXT, Capability, DatasetSpec, MCItem, Model, ModelInfo, RetrievalItem, Shift, Task,
+    IMAGE,
+    TEXT,
+    Capability,
+    DatasetSpec,
+    MCItem,
+    Model,
+    ModelInfo,
+    RetrievalItem,
+    Shift,
+    Task,
 )
 from vleval.api import Dataset as BaseDataset
 

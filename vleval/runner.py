@@ -63,6 +63,7 @@ def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Reg
     """Run every cell of benchmark ``name`` and append its records to ``out_dir/<name>.jsonl``."""
     validate_benchmark(name, bench)
     registry = registry or Registry.discover()
+    check_names(bench, registry)
     progress = progress or Progress()
     store = ResultStore(Path(out_dir) / f"{name}.jsonl")
     if store.path.exists() and not resume:  # keep earlier results: move them aside, never overwrite
@@ -84,6 +85,17 @@ def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Reg
         progress.cell_done(record)
     ctx.release_model()
     return summary
+
+
+def check_names(bench: dict[str, Any], registry: Registry) -> None:
+    """Fail before any work if the benchmark names a plugin that is not installed (or is ambiguous)."""
+    for model in bench["models"]:
+        registry.get("model", model["name"])
+    for kind, key in (("dataset", "datasets"), ("shift", "shifts")):
+        for ref in bench.get(key, []):
+            registry.get(kind, ref["name"])
+    for metric in bench.get("metrics") or []:
+        registry.get("metric", metric)
 
 
 class RunContext:

@@ -35,12 +35,16 @@ def open_image(source: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -
     from PIL import Image
 
     stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+    name = "<bytes>" if isinstance(source, bytes) else str(source)
     with stream:
-        image = Image.open(stream)
+        try:
+            image = Image.open(stream)
+        except Image.DecompressionBombError as exc:  # Pillow's own, far higher limit
+            raise UnsafeInputError(f"image {name}: {exc}") from None
         width, height = image.size
         if width * height > max_pixels:
             raise UnsafeInputError(
-                f"image {source if not isinstance(source, bytes) else '<bytes>'} is {width}x{height} pixels, "
+                f"image {name} is {width}x{height} pixels, "
                 f"over the limit of {max_pixels} (possible decompression bomb)"
             )
         image.load()

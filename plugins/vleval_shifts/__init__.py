@@ -1,0 +1,1 @@
+"""First-party shift plugins for vleval (see :mod:`vleval_shifts.shifts`)."""

@@ -1,0 +1,33 @@
+"""Image decoding for the dataset plugins: :func:`vleval.safeio.open_image` with uniform, file-naming errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vleval.safeio import MAX_IMAGE_PIXELS, UnsafeInputError, open_image
+from vleval_datasets.errors import ImageDecodeError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+def decode_image(source: Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS, label: str | None = None) -> Image:
+    """Decode ``source`` to RGB via :func:`open_image`.
+
+    Oversized images raise :class:`UnsafeInputError` (also when Pillow's own bomb guard fires first); any other
+    decoding failure raises :class:`ImageDecodeError` naming ``label`` (default: the path).
+    """
+    from PIL import Image as PILImage
+
+    name = label or (str(source) if isinstance(source, Path) else "<bytes>")
+    try:
+        return open_image(source, max_pixels=max_pixels)
+    except UnsafeInputError as error:
+        if label is None:
+            raise
+        raise UnsafeInputError(f"{label}: {error}") from None
+    except PILImage.DecompressionBombError as error:
+        raise UnsafeInputError(f"{name}: refused as a possible decompression bomb: {error}") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageDecodeError(f"{name}: cannot decode image: {error}") from None

@@ -1,0 +1,186 @@
+"""Distribution shifts over the ``karpathy`` and ``mmbench`` datasets: real data on disk, or the offline corpus."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vleval.api import DatasetSpec, Shift
+
+if TYPE_CHECKING:
+    from vleval_datasets.corpus import CorpusPaths
+
+KARPATHY_URL = "https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip"
+
+
+class ShiftConfigError(ValueError):
+    """A shift's arguments are missing or point at files that do not exist."""
+
+
+def _require(shift: str, arg: str, value: str | Path | None, expected: str, *, directory: bool = False) -> str:
+    """``value`` as a string, after checking that it is given and names an existing file (or directory)."""
+    if value is None or str(value) == "":
+        raise ShiftConfigError(f"shift {shift!r}: argument {arg!r} is required: {expected}")
+    path = Path(value).expanduser()
+    exists = path.is_dir() if directory else path.is_file()
+    if not exists:
+        kind = "directory" if directory else "file"
+        raise ShiftConfigError(f"shift {shift!r}: argument {arg!r} = {str(value)!r} is not an existing {kind}; "
+                               f"expected {expected}")
+    return str(path)
+
+
+class Flickr30kToMSCOCO(Shift):
+    """Retrieval on Flickr30K (source) vs MSCOCO (target), Karpathy splits, from local copies of the data."""
+
+    name = "flickr30k->mscoco"
+    version = "1.0.0"
+    description = "Image-text retrieval shift from Flickr30K to MSCOCO (Karpathy splits, local files)"
+
+    def __init__(
+        self,
+        flickr30k_annotations: str | Path | None = None,
+        flickr30k_images: str | Path | None = None,
+        mscoco_annotations: str | Path | None = None,
+        mscoco_images: str | Path | None = None,
+        split: str = "test",
+        captions_per_image: int = 5,
+    ) -> None:
+        self.flickr30k_annotations = _require(
+            self.name, "flickr30k_annotations", flickr30k_annotations,
+            f"the Karpathy split file dataset_flickr30k.json (in {KARPATHY_URL})",
+        )
+        self.flickr30k_images = _require(
+            self.name, "flickr30k_images", flickr30k_images,
+            "the directory of Flickr30K images (flickr30k-images/, holding e.g. 1000092795.jpg)", directory=True,
+        )
+        self.mscoco_annotations = _require(
+            self.name, "mscoco_annotations", mscoco_annotations,
+            f"the Karpathy split file dataset_coco.json (in {KARPATHY_URL})",
+        )
+        self.mscoco_images = _require(
+            self.name, "mscoco_images", mscoco_images,
+            "the MSCOCO image root holding train2014/ and val2014/", directory=True,
+        )
+        self.split = split
+        self.captions_per_image = captions_per_image
+
+    def _spec(self, annotations: str, images: str, split: str) -> DatasetSpec:
+        return DatasetSpec("karpathy", {"annotations": annotations, "images": images, "split": split,
+                                        "captions_per_image": self.captions_per_image})
+
+    def source(self) -> DatasetSpec:
+        return self._spec(self.flickr30k_annotations, self.flickr30k_images, self.split)
+
+    def target(self) -> DatasetSpec:
+        return self._spec(self.mscoco_annotations, self.mscoco_images, self.split)
+
+    def calibration(self) -> DatasetSpec:
+        return self._spec(self.flickr30k_annotations, self.flickr30k_images, "val")
+
+
+class _CorpusShift(Shift):
+    """A shift over the offline corpus of :mod:`vleval_datasets.corpus`, generated on first use."""
+
+    def __init__(self, seed: int = 0, cache_dir: str | Path | None = None) -> None:
+        self.seed = int(seed)
+        self.cache_dir = cache_dir
+        self._corpus: CorpusPaths | None = None
+
+    @property
+    def corpus(self) -> CorpusPaths:
+        """The corpus paths (generating the corpus into the cache if needed)."""
+        if self._corpus is None:
+            from vleval_datasets.corpus import default_corpus_dir, ensure_corpus
+
+            self._corpus = ensure_corpus(default_corpus_dir(self.seed, self.cache_dir), seed=self.seed)
+        return self._corpus
+
+
+class MiniFlickrToMiniCOCO(_CorpusShift):
+    """Retrieval on the offline mini-flickr30k (source) vs mini-mscoco (target) test splits."""
+
+    name = "mini-flickr30k->mini-mscoco"
+    version = "1.0.0"
+    description = "Offline retrieval shift: generated Flickr-style to COCO-style scenes and captions (Karpathy JSON)"
+
+    def _spec(self, coco: bool, split: str) -> DatasetSpec:
+        c = self.corpus
+        annotations, images = (c.coco_annotations, c.coco_images) if coco else (c.flickr_annotations, c.flickr_images)
+        return DatasetSpec("karpathy", {"annotations": str(annotations), "images": str(images), "split": split})
+
+    def source(self) -> DatasetSpec:
+        return self._spec(False, "test")
+
+    def target(self) -> DatasetSpec:
+        return self._spec(True, "test")
+
+    def calibration(self) -> DatasetSpec:
+        return self._spec(False, "val")
+
+
+class MiniNaturalToSynthetic(_CorpusShift):
+    """Multiple choice on the offline mini-MMBench: natural renders (source) vs flat synthetic renders (target)."""
+
+    name = "mini-natural->synthetic"
+    version = "1.0.0"
+    description = "Offline MMBench-style shift: the same questions on natural vs clean synthetic renders"
+
+    def source(self) -> DatasetSpec:
+        return DatasetSpec("mmbench", {"path": str(self.corpus.mmbench_natural)})
+
+    def target(self) -> DatasetSpec:
+        return DatasetSpec("mmbench", {"path": str(self.corpus.mmbench_synthetic)})
+
+    def calibration(self) -> DatasetSpec:
+        return DatasetSpec("mmbench", {"path": str(self.corpus.mmbench_natural_val)})
+
+
+def _as_spec(shift: str, arg: str, value: Any) -> DatasetSpec:
+    if isinstance(value, DatasetSpec):
+        return value
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str) or not value["name"]:
+        raise ShiftConfigError(
+            f"shift {shift!r}: argument {arg!r} must be a table like {{name = \"karpathy\", args = {{...}}}}, "
+            f"got {value!r}"
+        )
+    unknown = set(value) - {"name", "args"}
+    if unknown:
+        raise ShiftConfigError(f"shift {shift!r}: argument {arg!r} has unknown key(s) {sorted(unknown)}; "
+                               "use 'name' and 'args'")
+    args = value.get("args") or {}
+    if not isinstance(args, Mapping):
+        raise ShiftConfigError(f"shift {shift!r}: {arg}.args must be a table of dataset arguments, got {args!r}")
+    return DatasetSpec(value["name"], dict(args))
+
+
+class PairShift(Shift):
+    """Any two registered datasets as source and target, with an optional calibration dataset."""
+
+    name = "pair"
+    version = "1.0.0"
+    description = "A user-defined shift: source and target are any registered datasets with their arguments"
+
+    def __init__(
+        self,
+        source: Mapping[str, Any] | DatasetSpec | None = None,
+        target: Mapping[str, Any] | DatasetSpec | None = None,
+        calibration: Mapping[str, Any] | DatasetSpec | None = None,
+    ) -> None:
+        for arg, value in (("source", source), ("target", target)):
+            if value is None:
+                raise ShiftConfigError(f"shift 'pair': argument {arg!r} is required: a table like "
+                                       "{name = \"karpathy\", args = {annotations = ..., images = ...}}")
+        self._source = _as_spec(self.name, "source", source)
+        self._target = _as_spec(self.name, "target", target)
+        self._calibration = None if calibration is None else _as_spec(self.name, "calibration", calibration)
+
+    def source(self) -> DatasetSpec:
+        return self._source
+
+    def target(self) -> DatasetSpec:
+        return self._target
+
+    def calibration(self) -> DatasetSpec | None:
+        return self._calibration
