@@ -39,6 +39,7 @@ class Board:
     evaluation: str
     task: str
     metric: str
+    higher_is_better: bool = True
     rows: list[Row] = field(default_factory=list)
 
 
@@ -80,7 +81,8 @@ def build(records: list[dict[str, Any]], allow_mixed: bool = False) -> list[Boar
             raise NotComparable(f"{evaluation}: refusing to rank records that are not comparable:\n  "
                                 + "\n  ".join(problems) + "\n(use --allow-mixed to rank them anyway)")
         primary = recs[0]["primary_metric"]
-        board = Board(evaluation, task, f"{primary['metric']}/{primary['key']}")
+        board = Board(evaluation, task, f"{primary['metric']}/{primary['key']}",
+                      higher_is_better=primary.get("higher_is_better", True))
         by_variant: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in recs:
             bs = r["cell"]["batch_size"]
@@ -104,17 +106,19 @@ def build(records: list[dict[str, Any]], allow_mixed: bool = False) -> list[Boar
                 throughput=_mean([t["latency"]["throughput_samples_per_s"] for t in timed]),
                 seeds=len({r["seed"] for r in rs}),
             ))
-        _mark_pareto(board.rows)
-        board.rows.sort(key=lambda row: -(row.target if row.target is not None else row.source or 0))
+        sign = 1.0 if board.higher_is_better else -1.0
+        _mark_pareto(board.rows, sign)
+        board.rows.sort(key=lambda row: -sign * (row.target if row.target is not None else row.source or 0))
         boards.append(board)
     return boards
 
 
-def _mark_pareto(rows: list[Row]) -> None:
+def _mark_pareto(rows: list[Row], sign: float = 1.0) -> None:
     """Pareto-optimal: no other row is at least as accurate (target, else source) and at least as fast, and better
-    in one of the two."""
+    in one of the two. ``sign=-1`` for lower-is-better metrics."""
     def acc(row: Row) -> float:
-        return row.target if row.target is not None else (row.source if row.source is not None else float("-inf"))
+        value = row.target if row.target is not None else row.source
+        return float("-inf") if value is None else sign * value
 
     for row in rows:
         if row.p50_ms is None:

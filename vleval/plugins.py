@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -46,6 +47,13 @@ class Registration:
                 raise PluginError(f"{self.kind} {self.name!r} ({self.distribution}): cannot import factory "
                                   f"{self.factory!r}: {exc}") from exc
             self.factory = factory
+        try:
+            inspect.signature(factory).bind(**kwargs)
+        except TypeError as exc:  # the config's fault, not the plugin's
+            raise PluginError(f"{self.kind} {self.name!r}: arguments {sorted(kwargs)} do not fit "
+                              f"{self.factory.__name__}{inspect.signature(factory)}: {exc}") from None
+        except ValueError:  # no signature to check (some builtins)
+            pass
         return factory(**kwargs)
 
 
@@ -84,6 +92,8 @@ class Registry:
                 sources[ep.name] = dist
         for plugin in extra_plugins:
             name = getattr(plugin, "__name__", type(plugin).__name__)
+            if pm.is_registered(plugin):  # already loaded through its entry point
+                continue
             try:
                 _check_api_version(plugin)
                 pm.register(plugin, name=name)
@@ -138,10 +148,7 @@ class Registry:
 
     def create(self, kind: str, name: str, args: dict[str, Any] | None = None) -> Any:
         reg = self.get(kind, name)
-        try:
-            return reg.create(**(args or {}))
-        except TypeError as exc:
-            raise PluginError(f"{kind} {name!r}: bad arguments {sorted(args or {})}: {exc}") from exc
+        return reg.create(**(args or {}))
 
     def all(self) -> list[Registration]:
         return [reg for kind in KINDS for reg in sorted(self.items[kind].values(), key=lambda r: r.name)]

@@ -24,6 +24,7 @@ from vleval.config import Cell, expand, validate_benchmark
 from vleval.latency import LatencyRecorder
 from vleval.plugins import Registration, Registry
 from vleval.records import SCHEMA_VERSION, ResultStore
+from vleval.schema import ValidationFailed
 from vleval.tasks import TaskRunner, batches
 
 DEFAULT_CALIBRATION_LIMIT = 128
@@ -80,7 +81,14 @@ def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Reg
             summary.resumed += 1
             continue
         record = run_cell(cell, key, ctx, progress)
-        store.append(record)
+        try:
+            store.append(record)
+        except ValidationFailed as exc:  # e.g. a plugin produced NaN: keep the cell, as a failure
+            record = {**record, "status": "failed", "domains": {}, "error": {
+                "type": "InvalidRecord", "message": str(exc)}}
+            record.pop("drop", None)
+            record.pop("primary_metric", None)
+            store.append(record)
         summary.records.append(record)
         progress.cell_done(record)
     ctx.release_model()
@@ -203,7 +211,6 @@ def run_cell(cell: Cell, key: str, ctx: RunContext, progress: Progress) -> dict[
         seed_everything(cell.seed)
         model = ctx.model(cell)
         record["environment"] = fingerprint(getattr(model, "device", "cpu"))
-        record["model_info"] = _jsonable(asdict(model.info()))
         record["plugins"]["model"] = _plugin(ctx.registry.get("model", cell.model))
         if cell.evaluation["kind"] == "shift":
             record["plugins"]["shift"] = _plugin(ctx.registry.get("shift", cell.evaluation["name"]))
@@ -217,17 +224,22 @@ def run_cell(cell: Cell, key: str, ctx: RunContext, progress: Progress) -> dict[
             raise CellSkipped(f"model {cell.model!r} declares {sorted(c.value for c in model.capabilities)}; "
                               f"task {task.value!r} (mode {runner.mode!r}) needs {wanted}")
         metrics = ctx.metrics(cell, task)
+        if cell.metrics is not None and not metrics:
+            raise ValueError(f"none of the metrics {cell.metrics} applies to task {task.value!r}; add one that does")
         record["plugins"]["metrics"] = [_plugin(reg) for reg, _ in metrics]
         keep = _calibrate(cell, model, runner, ctx, progress) if "prune_to" in cell.scaling else None
         record["scaling"] = {"top_k": cell.scaling.get("top_k"), "keep_experts": _jsonable(keep)}
         with model.scale_experts(top_k=cell.scaling.get("top_k"), keep_experts=keep):
+            record["model_info"] = _jsonable(asdict(model.info()))  # as scaled: top-k changes active parameters
             for domain, spec in domains.items():
                 record["domains"][domain] = evaluate_domain(cell, runner, datasets[domain], spec, metrics,
                                                             ctx, progress, domain)
         if len(domains) == 2:
             record["drop"] = _drops(record["domains"]["source"], record["domains"]["target"])
         if metrics:
-            record["primary_metric"] = {"metric": metrics[0][0].name, "key": metrics[0][1].primary}
+            reg, metric = metrics[0]
+            record["primary_metric"] = {"metric": reg.name, "key": metric.primary,
+                                        "higher_is_better": bool(getattr(metric, "higher_is_better", True))}
     except CellSkipped as exc:
         record.update(status="skipped", skip_reason=str(exc))
     except Exception as exc:

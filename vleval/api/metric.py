@@ -45,10 +45,12 @@ TaskOutputs = RetrievalOutputs | MCOutputs | CaptionOutputs
 
 
 class Metric:
-    """Turns the outputs of one task into named values. ``primary`` names the value leaderboards rank by."""
+    """Turns the outputs of one task into named values. ``primary`` names the value leaderboards rank by;
+    ``higher_is_better`` says which way (a rank or an error rate is lower-is-better)."""
 
     task: Task
     primary: str
+    higher_is_better: bool = True
 
     def compute(self, outputs: TaskOutputs) -> dict[str, MetricValue]:
         raise NotImplementedError
