@@ -8,7 +8,10 @@ import jsonschema
 import pytest
 from conftest import toy_benchmark
 
+from vleval import hookimpl
+from vleval.api import MetricValue, Task
 from vleval.config import expand
+from vleval.plugins import Registry
 from vleval.records import read_records
 from vleval.runner import run_benchmark
 from vleval.schema import schema_dir
@@ -108,3 +111,36 @@ def test_unknown_plugin_name_fails_before_any_work(tmp_path, toy_registry):
     with pytest.raises(PluginError, match="no metric named 'nope'"):
         run_benchmark("toy", toy_benchmark(metrics=["nope"]), tmp_path, registry=toy_registry)
     assert not (tmp_path / "toy.jsonl").exists()
+
+
+class NanMetricPlugin:
+    """A broken metric plugin: its metric returns NaN, which no record may hold."""
+
+    class NanMetric:
+        task = Task.RETRIEVAL
+        primary = "nan"
+
+        def compute(self, outputs):
+            return {"nan": MetricValue(value=float("nan"))}
+
+    @hookimpl
+    def register_metrics(self, register):
+        register(self.NanMetric, name="toy-nan", version="0.1.0", description="returns NaN")
+
+
+def test_invalid_metric_value_fails_the_cell_not_the_run(tmp_path):
+    import toy_plugins
+
+    toy_registry = Registry.discover(extra_plugins=[toy_plugins, NanMetricPlugin()])
+    bench = toy_benchmark(models=[{"name": "toy-moe", "sweep": {"experts": [2, 3]}}], datasets=[],
+                          metrics=["toy-nan"])
+    summary = run_benchmark("toy", bench, tmp_path, registry=toy_registry)
+    assert [r["status"] for r in summary.records] == ["failed", "failed"]
+    assert summary.records[0]["error"]["type"] == "InvalidRecord"
+    assert len(list(read_records(tmp_path / "toy.jsonl"))) == 2
+
+
+def test_metrics_that_do_not_apply_to_the_task_fail_the_cell(tmp_path, toy_registry):
+    bench = toy_benchmark(models=[{"name": "toy-moe"}], datasets=[], metrics=["mc-accuracy"])
+    (record,) = run_benchmark("toy", bench, tmp_path, registry=toy_registry).records
+    assert record["status"] == "failed" and "applies to task 'retrieval'" in record["error"]["message"]

@@ -182,3 +182,4 @@ def register_datasets(register):
 @hookimpl
 def register_shifts(register):
     register(NoiseShift, name="toy-noise", version="0.1.0", description="clean -> noisy colour squares")
+
