@@ -112,11 +112,11 @@ def test_adhoc_run_and_leaderboard_formats(tmp_path):
     run = run_cli("run", "--model", "toy-moe", "--model-args", "experts=4", "--shift", "toy-noise",
                   "--shift-args", "n=8", "--top-k", "1", "-o", str(tmp_path / "out"), env_paths=[site])
     assert run.returncode == 0, run.stderr
-    assert "toy-moe(top_k=1)" in run.stdout
+    assert "toy-moe(experts=4, top_k=1)" in run.stdout
     results = tmp_path / "out" / "adhoc.jsonl"
     for fmt in ("md", "csv", "json"):
         board = run_cli("leaderboard", str(results), "--format", fmt, env_paths=[site])
         assert board.returncode == 0, board.stderr
-        assert "toy-moe(top_k=1)" in board.stdout
+        assert "toy-moe(experts=4, top_k=1)" in board.stdout
     rows = json.loads(run_cli("leaderboard", str(results), "--format", "json", env_paths=[site]).stdout)
     assert rows[0]["rows"][0]["pareto"] is True

@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def wide_console():
+    """A rich console; when output is not a terminal (logs, CI), wide enough that tables never truncate."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from vleval.plugins import Registry
 
@@ -91,7 +98,6 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
         print(json.dumps({"plugins": rows, "broken": broken, "conflicts": conflicts}, indent=2))
     else:
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(title="vleval plugins")
@@ -104,7 +110,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for row in conflicts:
             table.add_row(f"[red]{row['kind']}[/]", row["name"], "", " & ".join(row["registered_by"]),
                           "[red]duplicate name: unusable until one is uninstalled[/]")
-        Console().print(table)
+        wide_console().print(table)
     return EXIT_FAILED_CELLS if broken or conflicts else EXIT_OK
 
 
@@ -119,7 +125,8 @@ def _adhoc(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
     scaling = {k: v for k, v in (("top_k", args.top_k), ("prune_to", args.prune_to)) if v is not None}
     bench: dict[str, Any] = {
-        "models": [{"name": args.model, "args": parse_kv(args.model_args, "--model-args"),
+        # each argument as a one-value sweep, so the variant's label names it
+        "models": [{"name": args.model, "sweep": {k: [v] for k, v in parse_kv(args.model_args, "--model-args").items()},
                     **({"scaling": [scaling]} if scaling else {})}],
         "seeds": [args.seed], "batch_sizes": [args.batch_size],
     }
@@ -137,13 +144,11 @@ def _adhoc(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from vleval import config
     from vleval.console import RichProgress
     from vleval.runner import run_benchmark
 
-    console = Console()
+    console = wide_console()
     start = time.perf_counter()
     if args.model:
         name, bench = _adhoc(args)
@@ -159,8 +164,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from vleval import leaderboard
     from vleval.records import read_records
 
@@ -170,7 +173,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if isinstance(out, str):
         print(out)
     else:
-        console = Console()
+        console = wide_console()
         for table in out:
             console.print(table)
     return EXIT_OK
