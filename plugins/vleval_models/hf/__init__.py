@@ -1,0 +1,1 @@
+"""The ``hf`` model plugin: local transformers checkpoints with MoE routing capture and expert scaling."""
