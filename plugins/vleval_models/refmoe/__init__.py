@@ -1,0 +1,1 @@
+"""RefMoE: the reference family of tiny trained MoE vision-language encoders (see ``model``, ``adapter``, ``train``)."""

@@ -1,0 +1,70 @@
+"""A reduced end-to-end run of the embedded default benchmark: trained weights, generated corpus, both shifts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vleval import summary
+from vleval.config import load_file, select
+from vleval.records import validation_errors
+from vleval.runner import run_benchmark
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    name, bench = select(load_file(ROOT / "benchmarks.toml"), None)
+    assert name == "default"
+    bench = {**bench, "limit": 64, "latency": {"warmup": 1, "repetitions": 1}}
+    bench["models"] = [{"name": "refmoe", "sweep": {"experts": [1, 16]}},
+                       {"name": "refmoe", "sweep": {"experts": [16]}, "scaling": [{"top_k": 1}, {"prune_to": 4}]}]
+    out = tmp_path_factory.mktemp("default")
+    result = run_benchmark(name, bench, out)
+    assert not validation_errors([result.path])
+    return result.records
+
+
+def test_every_cell_ran(records):
+    assert len(records) == 4 * 2
+    assert all(r["status"] == "ok" for r in records), [r.get("error") for r in records]
+
+
+def test_accuracy_is_far_above_chance_on_the_source_domain(records):
+    for r in records:
+        metrics = r["domains"]["source"]["metrics"]
+        if r["task"] == "retrieval":  # chance R@1 on 64 images is 1/64; RSUM of chance is ~ 6 x 8 %
+            assert metrics["retrieval-recall"]["t2i_r1"]["value"] > 10 * 100 / 64, r["cell"]["label"]
+        else:  # four options
+            assert metrics["mc-accuracy"]["accuracy"]["value"] > 40, r["cell"]["label"]
+
+
+def test_routing_covers_both_modalities_per_moe_layer(records):
+    moe = [r for r in records if r["model_info"]["experts_per_layer"] and max(r["model_info"]["experts_per_layer"]) > 1]
+    assert moe
+    for r in moe:
+        routing = r["domains"]["target"]["routing"]
+        assert routing["tokens"]["image"] > 0 and routing["tokens"]["text"] > 0
+        assert len(routing["layers"]) == len(r["model_info"]["moe_layers"])
+        pruned = r["scaling"]["keep_experts"]
+        for layer in routing["layers"]:
+            assert abs(sum(layer["expert_load"]) - 1) < 1e-6
+            if pruned:
+                used = {e for e, load in enumerate(layer["expert_load"]) if load > 0}
+                assert used <= set(pruned[str(layer["layer"])])
+
+
+def test_top_k_changes_active_parameters(records):
+    by_label = {r["cell"]["label"]: r for r in records}
+    assert (by_label["refmoe(experts=16, top_k=1)"]["model_info"]["active_params_per_token"]
+            < by_label["refmoe(experts=16)"]["model_info"]["active_params_per_token"])
+
+
+def test_research_summaries_are_produced(records):
+    q1 = summary.expert_scaling(records)
+    q2 = summary.specialization(records)
+    assert any("mini-flickr30k->mini-mscoco" in line for line in q1)
+    assert any("mini-natural->synthetic" in line for line in q1)
+    assert any("L1=" in line for line in q2)
