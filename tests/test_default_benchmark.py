@@ -50,7 +50,7 @@ def test_routing_covers_both_modalities_per_moe_layer(records):
         assert len(routing["layers"]) == len(r["model_info"]["moe_layers"])
         pruned = r["scaling"]["keep_experts"]
         for layer in routing["layers"]:
-            assert abs(sum(layer["expert_load"]) - 1) < 1e-6
+            assert abs(sum(layer["expert_load"]) - 1) < 1e-4  # loads are rounded to 6 decimals
             if pruned:
                 used = {e for e, load in enumerate(layer["expert_load"]) if load > 0}
                 assert used <= set(pruned[str(layer["layer"])])

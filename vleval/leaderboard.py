@@ -95,8 +95,8 @@ def build(records: list[dict[str, Any]], allow_mixed: bool = False) -> list[Boar
             target = _mean([_metric(r["domains"].get("target"), primary) for r in rs])
             scaling = rs[0].get("scaling") or {}
             keep = scaling.get("keep_experts")
-            experts = (len(next(iter(keep.values()))) if keep else
-                       max(info["experts_per_layer"]) if info.get("experts_per_layer") else None)
+            experts = (len(next(iter(keep.values()))) if keep else  # pruned: experts kept per layer
+                       max(info["experts_per_layer"]) if info.get("experts_per_layer") else 1)  # no MoE: dense
             board.rows.append(Row(
                 label=label, experts=experts, top_k=scaling.get("top_k") or info.get("top_k"),
                 active_params=info.get("active_params_per_token"), source=source, target=target,
