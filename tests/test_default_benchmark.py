@@ -68,3 +68,23 @@ def test_research_summaries_are_produced(records):
     assert any("mini-flickr30k->mini-mscoco" in line for line in q1)
     assert any("mini-natural->synthetic" in line for line in q1)
     assert any("L1=" in line for line in q2)
+
+
+def test_packaged_weights_were_trained_on_the_corpus_the_generator_makes_now():
+    """Guards against a generator change without retraining (`python -m vleval_models.refmoe.train`)."""
+    import json
+
+    from safetensors import safe_open
+
+    from vleval_datasets.corpus import ensure_corpus
+    from vleval_datasets.karpathy import KarpathyDataset
+
+    weights = ROOT / "plugins" / "vleval_models" / "refmoe" / "weights"
+    manifest = json.loads((weights / "manifest.json").read_text())
+    paths = ensure_corpus()
+    train = KarpathyDataset(paths.flickr_annotations, paths.flickr_images, split="train")
+    assert train.content_hash() == manifest["corpus"]["datasets"]["flickr_train"]
+    for variant in manifest["variants"].values():
+        with safe_open(weights / variant["file"], framework="pt") as handle:
+            header = json.loads(handle.metadata()["refmoe"])
+        assert header["corpus_content_hash"] == manifest["corpus"]["content_hash"], variant["file"]
