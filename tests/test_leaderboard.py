@@ -56,3 +56,26 @@ def test_pareto_front():
                             ("middle", 70.0, 2.0)]]
     leaderboard._mark_pareto(rows)
     assert {r.label for r in rows if r.pareto} == {"fast", "accurate", "middle"}
+
+
+def test_variants_differing_only_in_fixed_arguments_get_their_own_rows(tmp_path, toy_registry):
+    bench = toy_benchmark(datasets=[], models=[{"name": "toy-moe", "args": {"experts": 2}},
+                                               {"name": "toy-moe", "args": {"experts": 4}}])
+    (board,) = leaderboard.build(run_benchmark("toy", bench, tmp_path, registry=toy_registry).records)
+    assert sorted(r.label for r in board.rows) == ["toy-moe(experts=2)", "toy-moe(experts=4)"]
+
+
+def test_differently_configured_evaluations_get_their_own_boards(tmp_path, toy_registry):
+    bench = toy_benchmark(shifts=[{"name": "toy-noise", "args": {"noise": 30.0}}, {"name": "toy-noise"}],
+                          datasets=[], models=[{"name": "toy-moe"}])
+    boards = leaderboard.build(run_benchmark("toy", bench, tmp_path, registry=toy_registry).records)
+    assert sorted(b.evaluation for b in boards) == ["shift:toy-noise", "shift:toy-noise(noise=30.0)"]
+
+
+def test_cli_refuses_invalid_records(tmp_path, capsys):
+    from vleval.cli import main
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"status": "ok", "primary_metric": {"metric": "m", "key": "k"}}\n')
+    assert main(["leaderboard", str(path)]) == 2
+    assert "not valid results" in capsys.readouterr().err

@@ -106,11 +106,29 @@ def test_malformed_benchmark_names_the_key(tmp_path, toy_registry):
 
 
 def test_unknown_plugin_name_fails_before_any_work(tmp_path, toy_registry):
-    from vleval.plugins import PluginError
+    from vleval.config import ConfigError
 
-    with pytest.raises(PluginError, match="no metric named 'nope'"):
+    with pytest.raises(ConfigError, match=r"benchmarks\.toy\.metrics\[0\]: no metric named 'nope'"):
         run_benchmark("toy", toy_benchmark(metrics=["nope"]), tmp_path, registry=toy_registry)
     assert not (tmp_path / "toy.jsonl").exists()
+
+
+def test_arguments_a_factory_does_not_take_fail_before_any_work(tmp_path, toy_registry):
+    from vleval.config import ConfigError
+
+    bench = toy_benchmark(models=[{"name": "toy-moe", "args": {"colour": "red"}}])
+    with pytest.raises(ConfigError, match=r"benchmarks\.toy\.models\[0\]: model 'toy-moe'.*colour"):
+        run_benchmark("toy", bench, tmp_path, registry=toy_registry)
+    bench = toy_benchmark(shifts=[{"name": "toy-noise", "args": {"nosie": 3}}])
+    with pytest.raises(ConfigError, match=r"benchmarks\.toy\.shifts\[0\]: shift 'toy-noise'.*nosie"):
+        run_benchmark("toy", bench, tmp_path, registry=toy_registry)
+
+
+def test_pruning_refuses_to_calibrate_on_the_evaluated_data(tmp_path, toy_registry):
+    bench = toy_benchmark(shifts=[], models=[{"name": "toy-moe", "scaling": [
+        {"prune_to": 1, "calibration": {"name": "toy-questions", "args": {"n": 6}}}]}])
+    (record,) = run_benchmark("toy", bench, tmp_path, registry=toy_registry).records
+    assert record["status"] == "failed" and "is the evaluated data" in record["error"]["message"]
 
 
 class NanMetricPlugin:

@@ -125,8 +125,7 @@ def _adhoc(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
     scaling = {k: v for k, v in (("top_k", args.top_k), ("prune_to", args.prune_to)) if v is not None}
     bench: dict[str, Any] = {
-        # each argument as a one-value sweep, so the variant's label names it
-        "models": [{"name": args.model, "sweep": {k: [v] for k, v in parse_kv(args.model_args, "--model-args").items()},
+        "models": [{"name": args.model, "args": parse_kv(args.model_args, "--model-args"),
                     **({"scaling": [scaling]} if scaling else {})}],
         "seeds": [args.seed], "batch_sizes": [args.batch_size],
     }
@@ -138,7 +137,7 @@ def _adhoc(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         raise ConfigError("an ad-hoc run (--model) needs at least one --dataset or --shift")
     if args.metrics:
         bench["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    if args.limit:
+    if args.limit is not None:
         bench["limit"] = args.limit
     return "adhoc", bench
 
@@ -165,8 +164,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vleval import leaderboard
-    from vleval.records import read_records
+    from vleval.records import ResultsFileError, read_records, validation_errors
 
+    problems = validation_errors(args.results)
+    if problems:
+        raise ResultsFileError("not valid results (see `vleval validate`):\n  " + "\n  ".join(problems[:10]))
     records = [r for path in args.results for _, r in read_records(path)]
     boards = leaderboard.build(records, allow_mixed=args.allow_mixed)
     out = leaderboard.render(boards, args.format)

@@ -83,10 +83,12 @@ def validate_benchmark(name: str, bench: dict[str, Any], where: str = "benchmark
         raise ConfigError(str(exc)) from None
 
 
-def variant_label(name: str, args: dict[str, Any], swept: list[str], scaling: dict[str, Any]) -> str:
-    parts = [f"{k}={args[k]}" for k in swept]
+def variant_label(name: str, args: dict[str, Any], scaling: dict[str, Any], label: str | None = None) -> str:
+    """``name(arg=value, ..., top_k=k, prune_to=n)``: every factory argument (or only the swept ones after an
+    explicit ``label``), so two different variants never share a label."""
+    parts = [f"{k}={v}" for k, v in args.items()]
     parts += [f"{k}={v}" for k, v in scaling.items() if k in ("top_k", "prune_to")]
-    return f"{name}({', '.join(parts)})" if parts else name
+    return f"{label or name}({', '.join(parts)})" if parts else (label or name)
 
 
 def expand(name: str, bench: dict[str, Any]) -> list[Cell]:
@@ -101,7 +103,8 @@ def expand(name: str, bench: dict[str, Any]) -> list[Cell]:
         for values in itertools.product(*sweep.values()):
             args = {**model.get("args", {}), **dict(zip(sweep, values, strict=True))}
             for scaling in model.get("scaling", [{}]):
-                label = variant_label(model.get("label", model["name"]), args, list(sweep), scaling)
+                shown = {k: args[k] for k in sweep} if "label" in model else args
+                label = variant_label(model["name"], shown, scaling, model.get("label"))
                 for evaluation, seed, batch_size in itertools.product(
                     evaluations, bench.get("seeds", [0]), bench.get("batch_sizes", [32])
                 ):

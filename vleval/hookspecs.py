@@ -16,7 +16,9 @@ A plugin is a module named by an entry point in the ``vleval`` group. It impleme
 imported only when the thing is first used (so listing plugins stays fast). The factory is called with the keyword
 arguments of the benchmark config and returns an object satisfying the interface of its kind in ``vleval.api``.
 Omitted ``name``/``version``/``description`` are read from the factory's attributes of the same names.
-Names are unique per kind across all installed distributions.
+Names are unique per kind across all installed distributions. A model factory may also offer
+``fingerprint(**kwargs) -> str`` (e.g. a hash of the weights files), recorded and used to tell results of
+retrained weights apart.
 """
 
 from __future__ import annotations

@@ -82,14 +82,20 @@ class LatencyRecorder:
     def summary(self) -> dict[str, Any]:
         """Figures for the result record (milliseconds, samples/s, MiB)."""
         batch_ms = np.asarray(self.batch_ns, dtype=np.float64) / 1e6
-        sizes = np.asarray(self.batch_sizes, dtype=np.float64)
+        sizes = np.asarray(self.batch_sizes, dtype=np.int64)
+        # per-sample latency: each batch's time per sample, counted once per sample (a short last batch weighs less)
+        per_sample = np.repeat(batch_ms / np.maximum(sizes, 1), sizes)
+        total_ms = float(batch_ms.sum())
         out: dict[str, Any] = {
             "timed_batches": len(batch_ms),
             "timed_samples": int(sizes.sum()),
             "batch_ms": _percentiles(batch_ms),
-            "sample_ms": _percentiles(batch_ms / np.maximum(sizes, 1)),
-            "throughput_samples_per_s": float(sizes.sum() / (batch_ms.sum() / 1e3)) if batch_ms.sum() > 0 else None,
+            "sample_ms": {**_percentiles(per_sample),
+                          "mean": total_ms / int(sizes.sum()) if sizes.sum() else None},
+            "throughput_samples_per_s": float(sizes.sum() / (total_ms / 1e3)) if total_ms > 0 else None,
             "peak_memory_mib": peak_memory_mib(self.device),
+            "peak_memory_scope": ("GPU allocator peak during this domain's measurements" if self._clock.cuda
+                                  else "process peak RSS since start (not per cell)"),
             "timer": "cuda_events" if self._clock.cuda else "perf_counter_ns",
         }
         if self.phase_ns:

@@ -43,7 +43,8 @@ class Board:
     rows: list[Row] = field(default_factory=list)
 
 
-def _metric(domain: dict[str, Any] | None, primary: dict[str, str]) -> float | None:
+def primary_value(domain: dict[str, Any] | None, primary: dict[str, str]) -> float | None:
+    """The value of a record's primary metric in one of its domains."""
     if not domain:
         return None
     value = domain["metrics"].get(primary["metric"], {}).get(primary["key"])
@@ -60,6 +61,8 @@ def _comparability(records: list[dict[str, Any]]) -> list[str]:
     for r in records:
         for domain, block in r["domains"].items():
             facets[f"{domain} dataset content hash"].add(block["dataset"]["content_hash"][:16])
+            facets[f"{domain} items evaluated"].add(str(block["dataset"]["size"]))
+        facets["latency protocol"].add(json.dumps(r["cell"]["latency"], sort_keys=True))
         facets["metric versions"].add(", ".join(f"{m['name']}={m['version']}" for m in r["plugins"].get("metrics", [])))
         facets["hardware fingerprint"].add(f"{r['environment'].get('hardware_id')} ({r['environment'].get('cpu')}, "
                                            f"gpu={r['environment'].get('gpu')}, "
@@ -67,13 +70,18 @@ def _comparability(records: list[dict[str, Any]]) -> list[str]:
     return [f"{facet} differs: {' | '.join(sorted(values))}" for facet, values in facets.items() if len(values) > 1]
 
 
+def evaluation_name(evaluation: dict[str, Any]) -> str:
+    """``kind:name``, with its arguments when it has any: two differently configured datasets never share a board."""
+    args = ",".join(f"{k}={v}" for k, v in sorted(evaluation["args"].items()))
+    return f"{evaluation['kind']}:{evaluation['name']}" + (f"({args})" if args else "")
+
+
 def build(records: list[dict[str, Any]], allow_mixed: bool = False) -> list[Board]:
     """Group successful records by evaluation and variant; average over seeds; mark the Pareto front."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in records:
         if r.get("status") == "ok" and r.get("primary_metric"):
-            ev = r["cell"]["evaluation"]
-            groups[(f"{ev['kind']}:{ev['name']}", r["task"])].append(r)
+            groups[(evaluation_name(r["cell"]["evaluation"]), r["task"])].append(r)
     boards = []
     for (evaluation, task), recs in groups.items():
         problems = _comparability(recs)
@@ -91,8 +99,8 @@ def build(records: list[dict[str, Any]], allow_mixed: bool = False) -> list[Boar
         for label, rs in by_variant.items():
             info = rs[0].get("model_info") or {}
             timed = [r["domains"].get("source") or r["domains"].get("data") for r in rs]
-            source = _mean([_metric(t, primary) for t in timed])
-            target = _mean([_metric(r["domains"].get("target"), primary) for r in rs])
+            source = _mean([primary_value(t, primary) for t in timed])
+            target = _mean([primary_value(r["domains"].get("target"), primary) for r in rs])
             scaling = rs[0].get("scaling") or {}
             keep = scaling.get("keep_experts")
             experts = (len(next(iter(keep.values()))) if keep else  # pruned: experts kept per layer

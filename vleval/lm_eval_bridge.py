@@ -8,6 +8,10 @@
     lm.trace.events                              # routing of every request, prefill and decode
     lm.latency.summary()                         # the core's latency figures, one timed call per request batch
 
+lm-eval runs each request once, so routing and latency come from the same calls: with ``trace=True`` (the default)
+the latency includes routing capture (about 1-3 % for the hf model, see docs/hf.md). Pass ``trace=False`` for
+latency without capture, as vleval's own runner measures it.
+
 The wrapped model must provide ``loglikelihood(list[(context, continuation)])``,
 ``loglikelihood_rolling(list[str])`` and ``generate_until(contexts, until, max_new_tokens)`` on raw text.
 """

@@ -36,25 +36,40 @@ class Registration:
     plugin: str  # entry point (or module) name
     distribution: str
 
-    def create(self, **kwargs: Any) -> Any:
-        """Import the factory if needed and call it with the config's keyword arguments."""
-        factory = self.factory
-        if isinstance(factory, str):
-            module_name, _, attr = factory.partition(":")
+    def load(self) -> Callable[..., Any]:
+        """The factory, imported on first use."""
+        if isinstance(self.factory, str):
+            module_name, _, attr = self.factory.partition(":")
             try:
-                factory = getattr(importlib.import_module(module_name), attr)
+                self.factory = getattr(importlib.import_module(module_name), attr)
             except (ImportError, AttributeError) as exc:
                 raise PluginError(f"{self.kind} {self.name!r} ({self.distribution}): cannot import factory "
                                   f"{self.factory!r}: {exc}") from exc
-            self.factory = factory
+        return self.factory
+
+    def check_args(self, kwargs: dict[str, Any]) -> None:
+        """Raise :class:`PluginError` if the config's arguments do not fit the factory's signature."""
+        factory = self.load()
         try:
-            inspect.signature(factory).bind(**kwargs)
+            signature = inspect.signature(factory)
+        except ValueError:  # no signature to check (some builtins)
+            return
+        try:
+            signature.bind(**kwargs)
         except TypeError as exc:  # the config's fault, not the plugin's
             raise PluginError(f"{self.kind} {self.name!r}: arguments {sorted(kwargs)} do not fit "
-                              f"{self.factory.__name__}{inspect.signature(factory)}: {exc}") from None
-        except ValueError:  # no signature to check (some builtins)
-            pass
-        return factory(**kwargs)
+                              f"{getattr(factory, '__name__', factory)}{signature}: {exc}") from None
+
+    def create(self, **kwargs: Any) -> Any:
+        """Import the factory if needed and call it with the config's keyword arguments."""
+        self.check_args(kwargs)
+        return self.load()(**kwargs)
+
+    def fingerprint(self, kwargs: dict[str, Any]) -> str | None:
+        """The factory's optional ``fingerprint(**kwargs)``: identifies the weights behind the arguments (so a
+        retrained model is never mistaken for a finished cell on ``--resume``)."""
+        fingerprint = getattr(self.load(), "fingerprint", None)
+        return str(fingerprint(**kwargs)) if callable(fingerprint) else None
 
 
 @dataclass

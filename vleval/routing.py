@@ -13,10 +13,13 @@ def expert_counts(trace: RoutingTrace) -> dict[int, np.ndarray]:
     """Per layer, ``[num_experts, 2]`` assignment counts split by modality (column ``TEXT``, column ``IMAGE``)."""
     counts: dict[int, np.ndarray] = {}
     for event in trace.events:
+        if event.experts.size and (event.experts.min() < 0 or event.experts.max() >= event.num_experts):
+            raise ValueError(f"routing trace of layer {event.layer}: expert ids must lie in [0, {event.num_experts}), "
+                             f"got {int(event.experts.min())}..{int(event.experts.max())}")
         table = counts.setdefault(event.layer, np.zeros((event.num_experts, 2), dtype=np.int64))
         for modality in (TEXT, IMAGE):
             chosen = event.experts[event.modality == modality].ravel()
-            table[:, modality] += np.bincount(chosen, minlength=event.num_experts)[: event.num_experts]
+            table[:, modality] += np.bincount(chosen, minlength=event.num_experts)
     return dict(sorted(counts.items()))
 
 

@@ -22,7 +22,7 @@ from vleval import __version__, routing
 from vleval.api import TASK_CAPABILITIES, Dataset, DatasetSpec, Metric, Model, Task
 from vleval.config import Cell, expand, validate_benchmark
 from vleval.latency import LatencyRecorder
-from vleval.plugins import Registration, Registry
+from vleval.plugins import PluginError, Registration, Registry
 from vleval.records import SCHEMA_VERSION, ResultStore
 from vleval.schema import ValidationFailed
 from vleval.tasks import TaskRunner, batches
@@ -64,11 +64,12 @@ def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Reg
     """Run every cell of benchmark ``name`` and append its records to ``out_dir/<name>.jsonl``."""
     validate_benchmark(name, bench)
     registry = registry or Registry.discover()
-    check_names(bench, registry)
+    check_names(bench, registry, name)
     progress = progress or Progress()
     store = ResultStore(Path(out_dir) / f"{name}.jsonl")
     if store.path.exists() and not resume:  # keep earlier results: move them aside, never overwrite
-        store.path.rename(store.path.with_suffix(f".{datetime.now():%Y%m%dT%H%M%S}.jsonl"))
+        aside = store.path.with_suffix(f".{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}.jsonl")
+        store.path.rename(aside)
     completed = store.completed_keys() if resume else set()
     ctx = RunContext(registry, run_id=uuid.uuid4().hex[:12])
     summary = RunSummary(store.path)
@@ -95,15 +96,25 @@ def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Reg
     return summary
 
 
-def check_names(bench: dict[str, Any], registry: Registry) -> None:
-    """Fail before any work if the benchmark names a plugin that is not installed (or is ambiguous)."""
-    for model in bench["models"]:
-        registry.get("model", model["name"])
+def check_names(bench: dict[str, Any], registry: Registry, name: str = "benchmark") -> None:
+    """Fail before any work if the benchmark names a plugin that is not installed (or is ambiguous), or gives a
+    model, dataset or shift arguments its factory does not take."""
+    from vleval.config import ConfigError
+
+    def check(kind: str, where: str, plugin: str, args: dict[str, Any]) -> None:
+        try:
+            registry.get(kind, plugin).check_args(args)
+        except PluginError as exc:
+            raise ConfigError(f"benchmarks.{name}.{where}: {exc}") from None
+
+    for i, model in enumerate(bench["models"]):
+        swept = {key: values[0] for key, values in model.get("sweep", {}).items()}
+        check("model", f"models[{i}]", model["name"], {**model.get("args", {}), **swept})
     for kind, key in (("dataset", "datasets"), ("shift", "shifts")):
-        for ref in bench.get(key, []):
-            registry.get(kind, ref["name"])
-    for metric in bench.get("metrics") or []:
-        registry.get("metric", metric)
+        for i, ref in enumerate(bench.get(key, [])):
+            check(kind, f"{key}[{i}]", ref["name"], ref.get("args", {}))
+    for i, metric in enumerate(bench.get("metrics") or []):
+        check("metric", f"metrics[{i}]", metric, {})
 
 
 class RunContext:
@@ -166,7 +177,8 @@ class RunContext:
             domains = self.domains(cell.evaluation)
             data = {d: [s.name, self.registry.get("dataset", s.name).version, self.content_hash(s)]
                     for d, s in domains.items()}
-            versions = [self.registry.get("model", cell.model).version]
+            model = self.registry.get("model", cell.model)
+            versions = [model.version, model.fingerprint(cell.model_args)]
             if cell.evaluation["kind"] == "shift":
                 versions.append(self.registry.get("shift", cell.evaluation["name"]).version)
         except Exception as exc:  # resolved again, and recorded as a failure, in run_cell
@@ -211,7 +223,8 @@ def run_cell(cell: Cell, key: str, ctx: RunContext, progress: Progress) -> dict[
         seed_everything(cell.seed)
         model = ctx.model(cell)
         record["environment"] = fingerprint(getattr(model, "device", "cpu"))
-        record["plugins"]["model"] = _plugin(ctx.registry.get("model", cell.model))
+        registration = ctx.registry.get("model", cell.model)
+        record["plugins"]["model"] = {**_plugin(registration), "fingerprint": registration.fingerprint(cell.model_args)}
         if cell.evaluation["kind"] == "shift":
             record["plugins"]["shift"] = _plugin(ctx.registry.get("shift", cell.evaluation["name"]))
         domains = ctx.domains(cell.evaluation)
@@ -290,7 +303,14 @@ def evaluate_domain(cell: Cell, runner: TaskRunner, dataset: Dataset, spec: Data
 def _calibrate(cell: Cell, model: Model, runner: TaskRunner, ctx: RunContext, progress: Progress):
     """Experts to keep per layer: the ``prune_to`` most loaded on held-out calibration data."""
     spec, limit = ctx.calibration(cell)
-    dataset = ctx.dataset(spec)
+    if spec in ctx.domains(cell.evaluation).values():
+        raise ValueError(f"prune_to: the calibration data {spec} is the evaluated data; name held-out data with "
+                         "scaling.calibration = {name = ..., args = {...}}")
+    try:
+        dataset = ctx.dataset(spec)
+    except Exception as exc:
+        raise ValueError(f"prune_to: cannot load calibration data {spec} ({exc}); name held-out data with "
+                         "scaling.calibration = {name = ..., args = {...}}") from exc
     calibrator = TaskRunner(dataset.task, model, cell.mc_mode)
     advance = progress.samples(min(limit, len(dataset)), f"calibration: {dataset.id}")
     with model.trace_routing() as trace:

@@ -39,15 +39,13 @@ def open_image(source: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -
     with stream:
         try:
             image = Image.open(stream)
+            width, height = image.size
+            if width * height > max_pixels:
+                raise UnsafeInputError(f"image {name} is {width}x{height} pixels, over the limit of {max_pixels} "
+                                       "(possible decompression bomb)")
+            image.load()
         except Image.DecompressionBombError as exc:  # Pillow's own, far higher limit
             raise UnsafeInputError(f"image {name}: {exc}") from None
-        width, height = image.size
-        if width * height > max_pixels:
-            raise UnsafeInputError(
-                f"image {name} is {width}x{height} pixels, "
-                f"over the limit of {max_pixels} (possible decompression bomb)"
-            )
-        image.load()
         return image.convert("RGB")
 
 

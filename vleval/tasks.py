@@ -39,6 +39,14 @@ def _array(x: Any) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
+def _best_option(item: MCItem, scores: Sequence[float]) -> str | None:
+    """The highest-scoring option; ``None`` (unanswered) if the scores are not finite or do not discriminate."""
+    values = np.asarray(scores, dtype=np.float64)
+    if values.size != len(item.options) or not np.isfinite(values).all() or values.max() == values.min():
+        return None
+    return list(item.options)[int(np.argmax(values))]
+
+
 def mc_prompt(item: MCItem) -> str:
     """MMBench-style prompt: hint, question, lettered options, instruction."""
     lines = [f"Hint: {item.hint}"] if item.hint else []
@@ -49,16 +57,25 @@ def mc_prompt(item: MCItem) -> str:
 
 
 def extract_choice(answer: str, options: dict[str, str]) -> str | None:
-    """The option letter a free-form answer names: a lone letter, ``"(B)"``/``"B."``, or exactly one option text."""
+    """The option letter a free-form answer names, or ``None`` when it is ambiguous.
+
+    In order: a leading letter (``"B"``, ``"(B)"``, ``"B. red"``); else the only option letter standing alone
+    (an English article "A" before a lowercase word does not count); else the only option whose text appears.
+    """
     text = answer.strip()
-    letters = "".join(options)
-    match = re.match(rf"^\(?([{letters}])[\).:\s]|^\(?([{letters}])\)?$", text)
-    if match:
-        return match.group(1) or match.group(2)
-    found = set(re.findall(rf"\b([{letters}])\b", text))
-    if len(found) == 1:
-        return found.pop()
-    named = [letter for letter, option in options.items() if option and option.lower() in text.lower()]
+    letters = "".join(re.escape(k) for k in options if k)
+    if not letters:
+        return None
+    leading = re.match(rf"^\(?([{letters}])(?:\)|[.:,]|\s*$)", text)
+    if leading:
+        return leading.group(1)
+    standalone = {m.group(1) for m in re.finditer(rf"(?<![A-Za-z])([{letters}])(?![A-Za-z])", text)
+                  if not (m.group(1) == "A" and re.match(r" [a-z]", text[m.end():m.end() + 2]))}
+    if len(standalone) == 1:
+        return standalone.pop()
+    lowered = text.lower()
+    named = [k for k, option in options.items()
+             if option and re.search(rf"(?<!\w){re.escape(option.strip().lower())}(?!\w)", lowered)]
     return named[0] if len(named) == 1 else None
 
 
@@ -115,6 +132,9 @@ class TaskRunner:
 
     def _finish(self, outputs: list[Any], items: list[Any]) -> TaskOutputs:
         if self.mode == "embed":
+            empty = [item.id for item in items if not item.captions]
+            if empty:
+                raise ValueError(f"retrieval needs at least one caption per image; none for {empty[:5]}")
             images = np.concatenate([_array(o[0]) for o in outputs])
             texts = np.concatenate([_array(o[1]) for o in outputs])
             text_image = np.asarray([i for i, item in enumerate(items) for _ in item.captions])
@@ -123,8 +143,9 @@ class TaskRunner:
         if self.task is Task.CAPTIONING:
             return CaptionOutputs(predictions=list(flat), references=[item.references for item in items])
         if self.mode == "score":
-            letters = [list(item.options)[int(np.argmax(scores))] for item, scores in zip(items, flat, strict=True)]
+            letters = [_best_option(item, scores) for item, scores in zip(items, flat, strict=True)]
         else:
             letters = [extract_choice(text, item.options) for item, text in zip(items, flat, strict=True)]
         return MCOutputs(predictions=letters, answers=[item.answer for item in items],
-                         indices=[item.index for item in items], categories=[item.category for item in items])
+                         indices=[item.index for item in items], categories=[item.category for item in items],
+                         num_options=[len(item.options) for item in items])

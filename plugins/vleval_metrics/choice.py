@@ -18,7 +18,7 @@ class Accuracy(Metric):
         hits = [float(p == a) for p, a in zip(outputs.predictions, outputs.answers, strict=True)]
         out = {"accuracy": percent_with_ci(hits)}
         by_category: dict[str, list[float]] = defaultdict(list)
-        for category, hit in zip(outputs.categories, hits, strict=True):
+        for category, hit in zip(outputs.categories or [""] * len(hits), hits, strict=True):
             if category:
                 by_category[category].append(hit)
         for category, values in sorted(by_category.items()):
@@ -29,16 +29,27 @@ class Accuracy(Metric):
 
 
 class CircularAccuracy(Metric):
-    """Rows whose ``index % 1e6`` agree are rotations of one question; it counts only if all are right."""
+    """Rows whose ``index % 1e6`` agree are rotations of one question; it counts only if all are right.
+
+    A question needs one row per option (all its rotations); groups with fewer rows (a ``limit`` that cut them, or
+    data without rotations) are left out of the score and counted in ``incomplete_questions``.
+    """
 
     task = Task.MULTIPLE_CHOICE
     primary = "circular_accuracy"
 
     def compute(self, outputs: MCOutputs) -> dict[str, MetricValue]:
         groups: dict[int, list[bool]] = defaultdict(list)
-        for index, p, a in zip(outputs.indices, outputs.predictions, outputs.answers, strict=True):
+        sizes: dict[int, int] = {}
+        num_options = outputs.num_options or [0] * len(outputs.indices)
+        for index, p, a, n in zip(outputs.indices, outputs.predictions, outputs.answers, num_options, strict=True):
             groups[index % CIRCULAR_BASE].append(p == a)
-        return {
-            "circular_accuracy": percent_with_ci([float(all(v)) for v in groups.values()]),
-            "questions": MetricValue(value=float(len(groups))),
+            sizes[index % CIRCULAR_BASE] = n
+        complete = [all(v) for key, v in groups.items() if not sizes[key] or len(v) >= sizes[key]]
+        out = {
+            "questions": MetricValue(value=float(len(complete))),
+            "incomplete_questions": MetricValue(value=float(len(groups) - len(complete))),
         }
+        if complete:  # undefined without a single complete question
+            out["circular_accuracy"] = percent_with_ci([float(c) for c in complete])
+        return out

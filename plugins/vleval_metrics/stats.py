@@ -1,7 +1,13 @@
-"""Confidence intervals through lm-eval's standard-error functions."""
+"""Confidence intervals for proportions: lm-eval's standard error, and a Wilson score interval.
+
+The Wilson interval stays inside [0, 100] and is not degenerate at 0 % or 100 % (a Wald interval is). Outcomes
+are treated as independent; where they are not (the 5 captions of one image, the rotations of one question), pass
+one outcome per cluster, as CircularEval does.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from vleval.api import MetricValue
@@ -10,13 +16,15 @@ Z95 = 1.959964
 
 
 def percent_with_ci(hits: Sequence[float]) -> MetricValue:
-    """Mean of 0/1 outcomes as a percentage, with lm-eval's ``mean_stderr`` and a normal 95 % interval."""
+    """Mean of 0/1 outcomes as a percentage, with lm-eval's ``mean_stderr`` and a 95 % Wilson interval."""
     from lm_eval.api.metrics import mean_stderr
 
     n = len(hits)
     if n == 0:
         return MetricValue(value=0.0)
-    value = 100.0 * sum(hits) / n
-    stderr = 100.0 * mean_stderr(list(hits)) if n > 1 else 0.0
-    return MetricValue(value=value, ci_low=max(0.0, value - Z95 * stderr), ci_high=min(100.0, value + Z95 * stderr),
+    p = sum(hits) / n
+    stderr = 100.0 * mean_stderr(list(hits)) if n > 1 else None
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return MetricValue(value=100.0 * p, ci_low=100.0 * max(0.0, centre - half), ci_high=100.0 * min(1.0, centre + half),
                        stderr=stderr)

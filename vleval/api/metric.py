@@ -33,6 +33,7 @@ class MCOutputs:
     answers: list[str]
     indices: list[int]
     categories: list[str] = field(default_factory=list)
+    num_options: list[int] = field(default_factory=list)
 
 
 @dataclass

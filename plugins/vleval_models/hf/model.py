@@ -7,7 +7,6 @@ import importlib.util
 import inspect
 import json
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from torch import nn
 
 from vleval.api.model import Capability, Model, ModelInfo, RoutingTrace
 from vleval.latency import phase
+from vleval.tasks import extract_choice, mc_prompt
 from vleval_models.hf.routing import (
     RoutingCapture,
     UnsupportedMoEError,
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MC_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 _VISION_ATTRS = ("visual", "vision_tower", "vision_model", "vision_encoder")
 _IMAGE_TOKEN_KEYS = ("image_token_id", "image_token_index", "video_token_id", "video_token_index")
 
@@ -61,28 +60,6 @@ def _is_vlm(config: Any) -> bool:
     )
 
 
-def extract_choice(text: str, options: dict[str, str]) -> str | None:
-    """The option letter a generated answer names: a standalone letter first, else a unique option text."""
-    letters = [k for k in options if k]
-    if not letters:
-        return None
-    pattern = r"(?<![A-Za-z])(" + "|".join(re.escape(k) for k in letters) + r")(?![A-Za-z])"
-    match = re.search(pattern, text.strip())
-    if match:
-        return match.group(1)
-    hits = [k for k, v in options.items() if v and v.strip().lower() in text.lower()]
-    return hits[0] if len(hits) == 1 else None
-
-
-def mc_prompt(item: MCItem) -> str:
-    """MMBench-style question text: hint, question, lettered options, instruction."""
-    lines = [item.hint.strip()] if item.hint and item.hint.strip() else []
-    lines.append(item.question.strip())
-    lines += [f"{k}. {v}" for k, v in item.options.items()]
-    lines.append(MC_INSTRUCTION)
-    return "\n".join(lines)
-
-
 class HFModel(Model):
     """A local Hugging Face checkpoint: generation, multiple choice, embeddings, routing capture, expert scaling.
 
@@ -93,6 +70,33 @@ class HFModel(Model):
     name = "hf"
     version = "0.1.0"
     description = "Any local transformers checkpoint (MoE VLM or text MoE): routing capture, top-k and pruning"
+
+    @staticmethod
+    def fingerprint(path: str, **_: Any) -> str:
+        """Identifies a checkpoint without reading all of it: sha256 over ``config.json`` and, per safetensors
+        shard, its name, size, header and first and last MiB. ``unresolved`` if ``path`` is not found locally."""
+        import hashlib
+
+        folder = Path(path)
+        if not folder.is_dir():
+            try:
+                from huggingface_hub import snapshot_download
+
+                folder = Path(snapshot_download(str(path), local_files_only=True))
+            except Exception:
+                return "unresolved"
+        digest = hashlib.sha256()
+        for file in [folder / "config.json", *sorted(folder.glob("*.safetensors"))]:
+            if not file.is_file():
+                continue
+            size = file.stat().st_size
+            digest.update(f"{file.name}:{size}".encode())
+            with open(file, "rb") as handle:
+                digest.update(handle.read(1 << 20))
+                if size > 2 << 20:
+                    handle.seek(-(1 << 20), 2)
+                    digest.update(handle.read())
+        return digest.hexdigest()
 
     def __init__(
         self,

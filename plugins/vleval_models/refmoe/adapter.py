@@ -74,6 +74,15 @@ class RefMoE(Model):
     description = "RefMoE: tiny LIMoE-style contrastive MoE VLMs (E = 1/2/4/8/16) trained offline on the corpus"
     capabilities = frozenset({Capability.EMBED, Capability.SCORE_OPTIONS})
 
+    @staticmethod
+    def fingerprint(experts: int = 16, weights_dir: str | None = None, **_: Any) -> str:
+        """sha256 of the variant's weights and tokenizer files (``missing`` if absent)."""
+        folder = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+        files = [weights_file(folder, int(experts)), folder / TOKENIZER_FILE]
+        if not all(f.is_file() for f in files):
+            return "missing"
+        return hashlib.sha256("".join(_sha256(f) for f in files).encode()).hexdigest()
+
     def __init__(self, experts: int = 16, weights_dir: str | None = None, device: str = "cpu",
                  threads: int | None = None, batch_size: int = 256):
         if threads is not None:

@@ -1,0 +1,68 @@
+"""Routing summaries and the latency summary on hand-made inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vleval import routing
+from vleval.api import IMAGE, TEXT, RoutingTrace
+from vleval.latency import LatencyRecorder, phase
+
+
+def trace_with(image_experts, text_experts, num_experts=4):
+    trace = RoutingTrace()
+    trace.add(0, num_experts, np.asarray(image_experts)[:, None], IMAGE)
+    trace.add(0, num_experts, np.asarray(text_experts)[:, None], TEXT)
+    return trace
+
+
+def test_disjoint_modalities_are_fully_specialised():
+    summary = routing.summarize(trace_with([0, 1, 0, 1], [2, 3, 3, 2]))
+    (layer,) = summary["layers"]
+    assert layer["specialization_index"] == 1.0
+    assert layer["expert_load"] == [0.25, 0.25, 0.25, 0.25] and layer["load_entropy"] == pytest.approx(1.0)
+    assert layer["image_share_per_expert"] == [1.0, 1.0, 0.0, 0.0]
+    assert summary["tokens"] == {"text": 4, "image": 4}
+
+
+def test_identical_routing_is_not_specialised_whatever_the_token_mix():
+    summary = routing.summarize(trace_with([0, 1], [0, 1, 0, 1, 0, 1]))
+    assert summary["layers"][0]["specialization_index"] == 0.0
+    assert summary["layers"][0]["load_entropy"] == pytest.approx(0.5)  # two of four experts, evenly
+
+
+def test_partial_overlap():
+    # image: experts 0,0,1,1 -> (.5,.5,0,0); text: 1,2 -> (0,.5,.5,0); TV distance = .5
+    assert routing.summarize(trace_with([0, 0, 1, 1], [1, 2]))["layers"][0]["specialization_index"] == 0.5
+
+
+def test_out_of_range_expert_ids_are_refused():
+    with pytest.raises(ValueError, match=r"expert ids must lie in \[0, 4\)"):
+        routing.summarize(trace_with([0, 4], [1]))
+
+
+def test_keep_most_loaded():
+    assert routing.keep_most_loaded(trace_with([3, 3, 3, 1], [1, 0]), 2) == {0: [1, 3]}
+
+
+def test_latency_summary_weights_samples_and_records_phases():
+    recorder = LatencyRecorder()
+    recorder.batch_ns, recorder.batch_sizes = [64_000_000, 64_000_000, 64_000_000, 16_000_000], [64, 64, 64, 8]
+    summary = recorder.summary()
+    assert summary["sample_ms"]["p50"] == pytest.approx(1.0) and summary["sample_ms"]["p90"] == pytest.approx(1.0)
+    assert summary["sample_ms"]["mean"] == pytest.approx(208 / 200)
+    assert summary["throughput_samples_per_s"] == pytest.approx(200 / 0.208)
+    assert summary["timed_samples"] == 200 and summary["timed_batches"] == 4
+
+    live = LatencyRecorder()
+    with live.measure(2):
+        with phase("prefill"):
+            pass
+        with phase("decode", tokens=3):
+            pass
+    with phase("decode", tokens=100):  # outside a measurement: ignored
+        pass
+    out = live.summary()
+    assert set(out["phases_ms"]) == {"prefill", "decode"} and live.phase_tokens == {"prefill": 0, "decode": 3}
+    assert out["timed_batches"] == 1 and "time_to_first_token_ms" in out
