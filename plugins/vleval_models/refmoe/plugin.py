@@ -15,6 +15,5 @@ def register_models(register: Callable[..., None]) -> None:
         "vleval_models.refmoe.adapter:RefMoE",
         name="refmoe",
         version="0.1.0",
-        description="RefMoE: tiny LIMoE-style contrastive MoE VLMs (experts=1/2/4/8/16, matched active params), "
-        "trained offline on the corpus; kwargs experts, weights_dir, device, threads",
+        description="Reference LIMoE-style MoE VLMs with 1-16 experts at matched active params, trained offline",
     )
