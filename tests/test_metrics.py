@@ -73,3 +73,11 @@ def test_extract_choice(answer, expected):
 
 def test_article_a_is_not_read_as_option_a():
     assert extract_choice("A red circle", {"A": "blue", "B": "a red circle", "C": "cat", "D": "dog"}) == "B"
+
+
+def test_caption_outcomes_are_clustered_by_image():
+    hits = [1.0] * 5 + [0.0] * 5  # two images: all captions right, all wrong
+    clustered = percent_with_ci(hits, clusters=[0] * 5 + [1] * 5)
+    independent = percent_with_ci(hits)
+    assert clustered.value == independent.value == 50.0
+    assert clustered.ci_high - clustered.ci_low > independent.ci_high - independent.ci_low  # 2 images, not 10 draws

@@ -27,6 +27,6 @@ class RetrievalRecall(Metric):
         out = {}
         for k in KS:
             out[f"i2t_r{k}"] = percent_with_ci((i2t_rank < k).astype(float).tolist())
-            out[f"t2i_r{k}"] = percent_with_ci((t2i_rank < k).astype(float).tolist())
+            out[f"t2i_r{k}"] = percent_with_ci((t2i_rank < k).astype(float).tolist(), clusters=owner.tolist())
         out["rsum"] = MetricValue(value=float(sum(v.value for v in out.values())))
         return out
