@@ -31,6 +31,16 @@ def test_recall_matches_brute_force_with_five_captions_per_image():
     assert 0 < out["i2t_r1"].value < 100
 
 
+def test_ties_are_ranked_like_a_stable_sort():
+    owner = np.repeat(np.arange(6), 2)
+    sim = np.round(np.random.default_rng(1).normal(size=(6, 12)), 0)  # many ties
+    out = RetrievalRecall().compute(RetrievalOutputs(sim, owner))
+    for k in (1, 5, 10):
+        i2t, t2i = brute_force_recall(sim, owner, k)
+        assert out[f"i2t_r{k}"].value == pytest.approx(i2t)
+        assert out[f"t2i_r{k}"].value == pytest.approx(t2i)
+
+
 def test_recall_hand_worked():
     owner = np.array([0, 0, 1, 1])
     sim = np.array([[0.1, 0.9, 0.8, 0.0],    # image 0: best caption is its own (1)

@@ -16,17 +16,30 @@ class RetrievalRecall(Metric):
 
     def compute(self, outputs: RetrievalOutputs) -> dict[str, MetricValue]:
         sim, owner = np.asarray(outputs.similarity), np.asarray(outputs.text_image)
-        n_images = sim.shape[0]
-        # image -> text: rank of the best-ranked caption that belongs to the image
-        order = np.argsort(-sim, axis=1, kind="stable")
-        correct = owner[order] == np.arange(n_images)[:, None]
-        i2t_rank = correct.argmax(axis=1)
+        n_images, n_texts = sim.shape
+        # image -> text: rank of the image's best caption (ties: lower caption index first, as a stable sort)
+        masked = np.where(owner[None, :] == np.arange(n_images)[:, None], sim, -np.inf)
+        best = masked.argmax(axis=1)
+        i2t_rank = _stable_rank(sim, best)
         # text -> image: rank of the caption's own image
-        t_order = np.argsort(-sim.T, axis=1, kind="stable")
-        t2i_rank = (t_order == owner[:, None]).argmax(axis=1)
+        t2i_rank = _stable_rank(sim.T, owner)
         out = {}
         for k in KS:
             out[f"i2t_r{k}"] = percent_with_ci((i2t_rank < k).astype(float).tolist())
             out[f"t2i_r{k}"] = percent_with_ci((t2i_rank < k).astype(float).tolist(), clusters=owner.tolist())
         out["rsum"] = MetricValue(value=float(sum(v.value for v in out.values())))
         return out
+
+
+def _stable_rank(scores: np.ndarray, target: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """0-based position of column ``target[r]`` in row ``r`` sorted by descending score, ties by column index
+    (what a stable argsort gives), counted in row chunks instead of sorting the whole matrix."""
+    ranks = np.empty(len(target), dtype=np.int64)
+    columns = np.arange(scores.shape[1])
+    for start in range(0, len(target), chunk):
+        rows = scores[start:start + chunk]
+        wanted = target[start:start + chunk]
+        own = rows[np.arange(len(rows)), wanted][:, None]
+        ahead = (rows > own) | ((rows == own) & (columns[None, :] < wanted[:, None]))
+        ranks[start:start + chunk] = ahead.sum(axis=1)
+    return ranks
