@@ -17,16 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # transformers'
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+import torch
 
 from vleval.api import IMAGE, TEXT, Capability, MCItem, Prompt  # noqa: E402
 from vleval.latency import LatencyRecorder  # noqa: E402
 from vleval_models.hf import tiny  # noqa: E402
 from vleval_models.hf.model import HFModel, extract_choice  # noqa: E402
 from vleval_models.hf.routing import UnsupportedMoEError  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # transformers'
 
 # --------------------------------------------------------------------------------------- independent reference
 
@@ -326,18 +325,64 @@ def test_latency_split_without_an_image_processor(arch, checkpoints):
     assert len(recorder.phase_ns["vision"]) == len(recorder.phase_ns["prefill"]) == 1
 
 
-@pytest.mark.parametrize("arch", ["qwen3_moe", "qwen3_vl_moe"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_decode_steps_are_recorded_per_token(arch, checkpoints):
+    """Every decode step of a generate() call is recorded as decode, with one routed row per live sequence.
+
+    The expected count comes from the generated ids alone: decode step j feeds each sequence its token j-1, and a
+    sequence that has produced a stop token is fed padding from then on. Phase detection must not depend on the
+    names of transformers' cache arguments, so a rename upstream makes this test fail instead of turning decode
+    steps into prefills.
+    """
     model = load(arch, checkpoints)
-    img = image(2) if model.is_vlm else None
-    prompts = [Prompt("what is this ?", image=img, max_new_tokens=4), Prompt("the cat", image=img, max_new_tokens=4)]
-    with model.trace_routing() as trace:
-        model.generate(prompts)
+    batch = batch_for(model)
+    recorder = LatencyRecorder()
+    with model.trace_routing() as trace, recorder.measure(batch_size=2), torch.no_grad():
+        seqs = model.model.generate(
+            **batch, max_new_tokens=5, min_new_tokens=5, do_sample=False, pad_token_id=model.tokenizer.pad_token_id
+        )
+    new = seqs[:, batch["input_ids"].shape[1]:].numpy()
+    steps = new.shape[1] - 1
+    assert steps == 4
+    stop = np.array(model.stop_token_ids)
+    live = [sum(1 for row in new if not np.isin(row[:j], stop).any()) for j in range(1, steps + 1)]
     layers = model.info().moe_layers
-    # one event per (layer, phase) per call: the prefill of both prompts, then every decode step
-    assert [(e.layer, e.phase) for e in trace.events] == [(n, p) for p in ("prefill", "decode") for n in layers]
-    for event in trace.events[len(layers):]:
-        assert 2 <= event.experts.shape[0] <= 2 * 3 and (event.modality == TEXT).all()
+    decode = [e for e in trace.events if e.phase == "decode"]
+    assert [e.layer for e in decode] == layers
+    for event in decode:
+        assert event.experts.shape[0] == sum(live) and (event.modality == TEXT).all()
+    assert len(recorder.phase_ns["decode"]) == steps
+    assert recorder.phase_tokens["decode"] == sum(live)
+    prefill = [e for e in trace.events if e.phase == "prefill"]
+    assert [e.layer for e in prefill] == layers
+    valid = int(batch["attention_mask"].sum())  # every non-padding prompt token, image tokens included
+    assert all(e.experts.shape[0] == valid for e in prefill)
+
+
+class _Cycle:
+    """A logits processor that forces the tokens 5 6 7 8 5 6 ... (by position), so prompt lookup finds matches."""
+
+    def __call__(self, input_ids, scores):
+        out = torch.full_like(scores, -1e9)
+        out[:, [5, 6, 7, 8][input_ids.shape[1] % 4]] = 0
+        return out
+
+
+@pytest.mark.parametrize("prompt_matches", [True, False], ids=["candidates-at-first-step", "candidates-later"])
+def test_decoding_that_feeds_several_tokens_per_step_is_refused(checkpoints, prompt_matches):
+    """Assisted (prompt-lookup) decoding feeds candidate tokens with a step: refused, never mis-recorded."""
+    from transformers import LogitsProcessorList
+
+    model = load("qwen3_moe", checkpoints)
+    ids = torch.tensor([[5, 6, 7, 8] * 4 if prompt_matches else list(range(9, 25))])
+    with pytest.raises(RuntimeError, match="one new token per sequence") as err, torch.no_grad():
+        model.model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, min_new_tokens=8, do_sample=False,
+            prompt_lookup_num_tokens=3, logits_processor=LogitsProcessorList([_Cycle()]),
+            pad_token_id=model.tokenizer.pad_token_id,
+        )
+    assert ("forward 1 " in str(err.value)) == prompt_matches
+    assert model._generation_forwards is None  # the loop state is reset after the error
 
 
 def test_scaling_arguments_are_validated(checkpoints):

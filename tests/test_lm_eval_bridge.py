@@ -8,9 +8,6 @@ import sys
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("lm_eval")
-
 TASKS = """\
 task: tiny_mc
 dataset_path: json

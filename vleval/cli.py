@@ -146,9 +146,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vleval import config
     from vleval.console import RichProgress
     from vleval.runner import run_benchmark
+    from vleval.tested import warning
 
     console = wide_console()
     start = time.perf_counter()
+    untested = warning()
+    if untested:
+        print(untested, file=sys.stderr)
     if args.model:
         name, bench = _adhoc(args)
     else:

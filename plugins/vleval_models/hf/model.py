@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import inspect
 import json
@@ -23,12 +24,12 @@ from vleval_models.hf.routing import (
     UnsupportedMoEError,
     compute_notes,
     find_routers,
-    is_decode,
     member,
     moe_config_values,
     router_top_k,
     scale_routers,
     token_context,
+    token_tensor,
     unsupported_message,
 )
 
@@ -58,6 +59,29 @@ def _is_vlm(config: Any) -> bool:
     return getattr(config, "vision_config", None) is not None or (
         config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES and hasattr(config, "text_config")
     )
+
+
+def _patch_llama4_output(model: nn.Module) -> None:
+    """Work around a transformers 5.24 bug in ``Llama4ForConditionalGeneration.forward``.
+
+    It builds its output with ``image_outputs=outputs.image_outputs``, where ``outputs`` is the language model's
+    ``MoeCausalLMOutputWithPast``, which has no such field, so every forward with ``return_dict=True`` raises
+    ``AttributeError`` whatever the inputs (reproduced on a bare model built from a config, without vleval). A forward
+    hook on the language model gives its output an ``image_outputs = None`` attribute (vleval never reads that field
+    of the result); releases without the bug never read it, and the hook is only installed on Llama 4 models.
+    """
+    if type(model).__name__ != "Llama4ForConditionalGeneration":
+        return
+    language_model = getattr(model, "language_model", None)
+    if not isinstance(language_model, nn.Module):
+        return
+
+    def add_image_outputs(module: nn.Module, inputs: Any, output: Any) -> Any:
+        if not isinstance(output, tuple) and not hasattr(output, "image_outputs"):
+            object.__setattr__(output, "image_outputs", None)
+        return output
+
+    language_model.register_forward_hook(add_image_outputs)
 
 
 class HFModel(Model):
@@ -146,7 +170,14 @@ class HFModel(Model):
         self._phase_cm: Any = None
         self._phase_name: str | None = None
         self._in_forward = False
+        #: forwards run so far by the innermost ``generate()`` in progress (None outside generation): the first
+        #: forward of a generation is its prefill, every later one a decode step. This is the adapter's own loop
+        #: state, so it does not depend on what transformers names its cache arguments.
+        self._generation_forwards: int | None = None
+        self._generation_prompt: int | None = None  # tokens per sequence of the prompt given to that generate()
         self._install_hooks()
+        self._track_generation()
+        _patch_llama4_output(self.model)
 
     # ------------------------------------------------------------------------------------------------ loading
 
@@ -256,6 +287,46 @@ class HFModel(Model):
             vision.register_forward_pre_hook(self._pre_vision)
             vision.register_forward_hook(self._post_vision)
 
+    def _track_generation(self) -> None:
+        """Wrap the model's ``generate`` (whoever calls it: this adapter, lm-eval or a user) to count its forwards."""
+        original = self.model.generate
+
+        @functools.wraps(original)
+        def generate(*args: Any, **kwargs: Any) -> Any:
+            prompt = token_tensor(args, kwargs)
+            width = int(prompt.shape[1]) if isinstance(prompt, torch.Tensor) and prompt.dim() >= 2 else None
+            outer = self._generation_forwards, self._generation_prompt
+            self._generation_forwards, self._generation_prompt = 0, width
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._generation_forwards, self._generation_prompt = outer
+
+        self.model.generate = generate
+
+    def _step_phase(self, args: tuple, kwargs: dict) -> str:
+        """"prefill" or "decode" for a top-level forward, from the generation-loop state.
+
+        A decode step feeds exactly one new token per sequence; anything else (assisted or speculative decoding,
+        chunked prefill) would be mis-attributed, so it is refused with an error instead of being recorded wrongly.
+        """
+        step = self._generation_forwards
+        if step is None:
+            return "prefill"
+        tokens = token_tensor(args, kwargs)
+        expected = self._generation_prompt if step == 0 else 1
+        if step == 0 and (expected is None or tokens is None or tokens.shape[1] == expected):
+            return "prefill"
+        if tokens is None or tokens.dim() < 2 or tokens.shape[1] != expected:
+            shape = None if tokens is None else tuple(tokens.shape)
+            raise RuntimeError(
+                f"hf: forward {step + 1} of a generate() call received token input of shape {shape}, expected "
+                f"{expected} token(s) per sequence: the adapter expects the prompt at the first step and one new token "
+                "per sequence at every later step (plain greedy/beam/sampling decoding). Assisted or speculative "
+                "decoding and chunked prefill are not supported by its phase and routing accounting."
+            )
+        return "decode"
+
     def _enter_phase(self, name: str, tokens: int = 0) -> None:
         self._exit_phase()
         cm = phase(name, tokens=tokens)
@@ -269,15 +340,15 @@ class HFModel(Model):
 
     def _pre_forward(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         self._in_forward = True
+        step_phase = self._step_phase(args, kwargs)
         capture = self._capture
         if capture is not None:
-            capture.context = token_context(args, kwargs, self.image_token_ids, self.stop_token_ids)
-        if is_decode(args, kwargs):
-            ids = kwargs.get("input_ids", args[0] if args else None)
-            tokens = 0
-            if ids is not None:
-                last = ids[:, -1].detach().cpu().numpy()
-                tokens = int((~member(last, self.stop_token_ids)).sum())
+            capture.context = token_context(args, kwargs, step_phase, self.image_token_ids, self.stop_token_ids)
+        if step_phase == "decode":
+            ids = token_tensor(args, kwargs)
+            tokens = int(ids.shape[0])
+            if ids.dim() == 2 and not ids.is_floating_point():  # finished sequences keep being fed EOS / padding
+                tokens = int((~member(ids[:, -1].detach().cpu().numpy(), self.stop_token_ids)).sum())
             self._enter_phase("decode", tokens=tokens)
         elif any(k.startswith("pixel_values") and v is not None for k, v in kwargs.items()) and self.is_vlm:
             self._enter_phase("vision")
@@ -296,6 +367,8 @@ class HFModel(Model):
 
     def _post_forward(self, module: nn.Module, inputs: Any, output: Any) -> None:
         self._in_forward = False
+        if self._generation_forwards is not None:
+            self._generation_forwards += 1
         self._exit_phase()
         if self._capture is not None:
             self._capture.end_forward()

@@ -275,27 +275,20 @@ def member(values: np.ndarray, ids: Sequence[int]) -> np.ndarray:
     return out
 
 
-def is_decode(args: tuple, kwargs: dict) -> bool:
-    """Whether a top-level forward continues cached tokens (a decode step) rather than starting a prompt."""
-    cache = kwargs.get("past_key_values")
-    if hasattr(cache, "get_seq_length") and int(cache.get_seq_length()) > 0:
-        return True
-    position = kwargs.get("cache_position")
-    if isinstance(position, torch.Tensor) and position.numel() and int(position.reshape(-1)[0]) > 0:
-        return True
-    # hybrid caches (linear-attention layers first) may report length 0: the mask covers past + current tokens
-    ids = kwargs["input_ids"] if "input_ids" in kwargs else (args[0] if args else None)
-    mask = kwargs.get("attention_mask")
-    return (
-        cache is not None and isinstance(ids, torch.Tensor) and isinstance(mask, torch.Tensor) and mask.dim() == 2
-        and mask.shape[1] > ids.shape[1]
-    )
+def token_tensor(args: tuple, kwargs: dict) -> torch.Tensor | None:
+    """The ``[batch, seq]`` token ids (or ``[batch, seq, dim]`` embeddings) a top-level forward was called with."""
+    input_ids = kwargs["input_ids"] if "input_ids" in kwargs else (args[0] if args else None)
+    return input_ids if input_ids is not None else kwargs.get("inputs_embeds")
 
 
 def token_context(
-    args: tuple, kwargs: dict, image_token_ids: Sequence[int], stop_token_ids: Sequence[int]
+    args: tuple, kwargs: dict, phase: str, image_token_ids: Sequence[int], stop_token_ids: Sequence[int]
 ) -> TokenContext | None:
-    """The :class:`TokenContext` of a top-level forward from its arguments, or ``None`` if it has no tokens."""
+    """The :class:`TokenContext` of a top-level forward from its arguments, or ``None`` if it has no tokens.
+
+    ``phase`` ("prefill" or "decode") comes from the caller's own generation-loop state, never from cache keyword
+    arguments, whose names transformers changes between releases (``past_key_values`` became ``cache`` in 5.24).
+    """
     input_ids = kwargs["input_ids"] if "input_ids" in kwargs else (args[0] if args else None)
     if input_ids is not None:
         batch, seq = input_ids.shape[:2]
@@ -307,7 +300,7 @@ def token_context(
     mm_types = split if split is not None else kwargs.get("mm_token_type_ids")
     mask = kwargs.get("attention_mask")
     return TokenContext(
-        "decode" if is_decode(args, kwargs) else "prefill", int(batch), int(seq), input_ids,
+        phase, int(batch), int(seq), input_ids,
         mask if isinstance(mask, torch.Tensor) else None, mm_types, split, image_token_ids, stop_token_ids,
     )
 
