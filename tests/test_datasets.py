@@ -17,8 +17,7 @@ import pytest
 from PIL import Image
 
 import vleval.hookspecs
-from vleval.api import MCItem, RetrievalItem, Task
-from vleval.safeio import UnsafeInputError
+from vleval.api import MCItem, RetrievalItem, Task, UnsafeInputError
 from vleval_datasets.errors import DatasetFileNotFoundError, DatasetFormatError, ImageDecodeError
 from vleval_datasets.karpathy import KarpathyDataset
 from vleval_datasets.mmbench import MMBenchDataset

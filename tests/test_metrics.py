@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vleval.api import MCOutputs, RetrievalOutputs
-from vleval.tasks import extract_choice
+from vleval.api import MCOutputs, RetrievalOutputs, extract_choice
 from vleval_metrics.choice import Accuracy, CircularAccuracy
 from vleval_metrics.retrieval import RetrievalRecall
 from vleval_metrics.stats import percent_with_ci

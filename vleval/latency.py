@@ -3,13 +3,12 @@
 The runner wraps each model call (one batch) in :meth:`LatencyRecorder.measure`. Timing covers the model call only:
 preprocessing inside the model and the forward pass, not dataset loading or image decoding, which happen before.
 On CPU it uses ``time.perf_counter_ns``; on CUDA it synchronizes and uses CUDA events. Models may mark sub-phases
-(vision encoding, prefill, decode) with :func:`phase`; these are no-ops unless a measurement is active.
+(vision encoding, prefill, decode) with :func:`vleval.api.phase`; these are no-ops unless a measurement is active.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-_active: contextvars.ContextVar[LatencyRecorder | None] = contextvars.ContextVar("vleval_latency", default=None)
+from vleval.api.phases import activate, phase  # noqa: F401  (phase: re-exported for the core's tests)
 
 
 def _is_cuda(device: str) -> bool:
@@ -69,15 +68,20 @@ class LatencyRecorder:
     def measure(self, batch_size: int, record: bool = True) -> Iterator[None]:
         """Time one model call on ``batch_size`` samples; ``record=False`` runs it as warmup."""
         sink: list[int] = []
-        token = _active.set(self if record else None)
-        try:
-            with self._clock.span(sink):
-                yield
-        finally:
-            _active.reset(token)
+        with activate(self if record else None), self._clock.span(sink):
+            yield
         if record:
             self.batch_ns.append(sink[0])
             self.batch_sizes.append(batch_size)
+
+    @contextlib.contextmanager
+    def phase(self, name: str, tokens: int = 0) -> Iterator[None]:
+        """Time a sub-phase of the model call being measured (called through :func:`vleval.api.phase`)."""
+        sink: list[int] = []
+        with self._clock.span(sink):
+            yield
+        self.phase_ns.setdefault(name, []).append(sink[0])
+        self.phase_tokens[name] = self.phase_tokens.get(name, 0) + tokens
 
     def summary(self) -> dict[str, Any]:
         """Figures for the result record (milliseconds, samples/s, MiB)."""
@@ -112,20 +116,6 @@ class LatencyRecorder:
                     first = first + np.asarray(self.phase_ns["vision"], dtype=np.float64)
                 out["time_to_first_token_ms"] = _percentiles(first / 1e6)
         return out
-
-
-@contextlib.contextmanager
-def phase(name: str, tokens: int = 0) -> Iterator[None]:
-    """Mark a sub-phase of a model call (``"vision"``, ``"prefill"``, ``"decode"``...) for the latency split."""
-    recorder = _active.get()
-    if recorder is None:
-        yield
-        return
-    sink: list[int] = []
-    with recorder._clock.span(sink):
-        yield
-    recorder.phase_ns.setdefault(name, []).append(sink[0])
-    recorder.phase_tokens[name] = recorder.phase_tokens.get(name, 0) + tokens
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:

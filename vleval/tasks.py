@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -20,10 +19,8 @@ from vleval.api import (
     Task,
     TaskOutputs,
 )
+from vleval.api.prompts import CAPTION_PROMPT, MC_INSTRUCTION, extract_choice, mc_prompt  # noqa: F401
 from vleval.latency import LatencyRecorder
-
-MC_INSTRUCTION = "Answer with the option's letter from the given choices directly."
-CAPTION_PROMPT = "Describe the image in one sentence."
 
 
 def batches(dataset: Dataset, size: int, limit: int | None) -> Iterator[list[Any]]:
@@ -45,38 +42,6 @@ def _best_option(item: MCItem, scores: Sequence[float]) -> str | None:
     if values.size != len(item.options) or not np.isfinite(values).all() or values.max() == values.min():
         return None
     return list(item.options)[int(np.argmax(values))]
-
-
-def mc_prompt(item: MCItem) -> str:
-    """MMBench-style prompt: hint, question, lettered options, instruction."""
-    lines = [f"Hint: {item.hint}"] if item.hint else []
-    lines.append(f"Question: {item.question}")
-    lines += [f"{letter}. {text}" for letter, text in item.options.items()]
-    lines.append(MC_INSTRUCTION)
-    return "\n".join(lines)
-
-
-def extract_choice(answer: str, options: dict[str, str]) -> str | None:
-    """The option letter a free-form answer names, or ``None`` when it is ambiguous.
-
-    In order: a leading letter (``"B"``, ``"(B)"``, ``"B. red"``); else the only option letter standing alone
-    (an English article "A" before a lowercase word does not count); else the only option whose text appears.
-    """
-    text = answer.strip()
-    letters = "".join(re.escape(k) for k in options if k)
-    if not letters:
-        return None
-    leading = re.match(rf"^\(?([{letters}])(?:\)|[.:,]|\s*$)", text)
-    if leading:
-        return leading.group(1)
-    standalone = {m.group(1) for m in re.finditer(rf"(?<![A-Za-z])([{letters}])(?![A-Za-z])", text)
-                  if not (m.group(1) == "A" and re.match(r" [a-z]", text[m.end():m.end() + 2]))}
-    if len(standalone) == 1:
-        return standalone.pop()
-    lowered = text.lower()
-    named = [k for k, option in options.items()
-             if option and re.search(rf"(?<!\w){re.escape(option.strip().lower())}(?!\w)", lowered)]
-    return named[0] if len(named) == 1 else None
 
 
 class TaskRunner:

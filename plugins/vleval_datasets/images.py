@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vleval.safeio import MAX_IMAGE_PIXELS, UnsafeInputError, open_image
+from vleval.api import MAX_IMAGE_PIXELS, UnsafeInputError, open_image
 from vleval_datasets.errors import ImageDecodeError
 
 if TYPE_CHECKING:

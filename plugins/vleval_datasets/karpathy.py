@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vleval.api import Dataset, RetrievalItem, Task
-from vleval.safeio import MAX_IMAGE_PIXELS, UnsafeInputError, hash_files, safe_join
+from vleval.api import MAX_IMAGE_PIXELS, Dataset, RetrievalItem, Task, UnsafeInputError, hash_files, safe_join
 from vleval_datasets.errors import DatasetFileNotFoundError, DatasetFormatError
 from vleval_datasets.images import decode_image
 

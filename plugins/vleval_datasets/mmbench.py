@@ -17,8 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from vleval.api import Dataset, MCItem, Task
-from vleval.safeio import MAX_IMAGE_PIXELS, hash_files
+from vleval.api import MAX_IMAGE_PIXELS, Dataset, MCItem, Task, hash_files
 from vleval_datasets.errors import DatasetFileNotFoundError, DatasetFormatError, ImageDecodeError
 from vleval_datasets.images import decode_image
 

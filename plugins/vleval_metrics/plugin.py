@@ -1,6 +1,6 @@
 """First-party metrics, registered through the ``vleval`` entry point like any third-party plugin."""
 
-from vleval import hookimpl
+from vleval.api import hookimpl
 
 VLEVAL_API_VERSION = "1"
 

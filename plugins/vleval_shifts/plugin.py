@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vleval import hookimpl
+from vleval.api import hookimpl
 
 VLEVAL_API_VERSION = "1"
 

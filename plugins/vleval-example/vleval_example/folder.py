@@ -14,8 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vleval.api import Dataset, DatasetSpec, RetrievalItem, Shift, Task
-from vleval.safeio import hash_files, open_image, safe_join
+from vleval.api import Dataset, DatasetSpec, RetrievalItem, Shift, Task, hash_files, open_image, safe_join
 
 INDEX = "captions.json"
 

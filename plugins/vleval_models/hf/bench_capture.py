@@ -39,7 +39,7 @@ def measure(model: Any, batch: int, seq: int, new_tokens: int, reps: int) -> dic
     ``prefill``: one forward over ``batch`` x ``seq`` tokens (``loglikelihood_tokens``); ``generate``: ``batch``
     greedy generations of ``new_tokens`` tokens from ``seq``-token prompts (prefill + decode steps).
     """
-    from vleval.api.items import Prompt
+    from vleval.api import Prompt
 
     gen = torch.Generator().manual_seed(0)
     vocab = len(model.tokenizer)

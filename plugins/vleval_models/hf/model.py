@@ -16,9 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vleval.api.model import Capability, Model, ModelInfo, RoutingTrace
-from vleval.latency import phase
-from vleval.tasks import extract_choice, mc_prompt
+from vleval.api import Capability, Model, ModelInfo, RoutingTrace, extract_choice, mc_prompt, phase
 from vleval_models.hf.routing import (
     RoutingCapture,
     UnsupportedMoEError,
@@ -36,7 +34,7 @@ from vleval_models.hf.routing import (
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from vleval.api.items import MCItem, Prompt
+    from vleval.api import MCItem, Prompt
 
 log = logging.getLogger(__name__)
 

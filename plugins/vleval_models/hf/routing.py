@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from vleval.api.model import IMAGE, TEXT
+from vleval.api import IMAGE, TEXT
 
 
 class UnsupportedMoEError(NotImplementedError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from vleval import hookimpl
+from vleval.api import hookimpl
 
 VLEVAL_API_VERSION = "1"
 
