@@ -24,13 +24,32 @@ def make_distribution(root: Path, name: str, entry_points: dict[str, str], modul
     return root
 
 
-@pytest.fixture
-def toy_registry():
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Tests never write to ``~/.cache/vleval``: the generated corpus goes to a session temp dir (subprocesses
+    inherit it)."""
+    saved = os.environ.get("VLEVAL_CACHE")
+    os.environ["VLEVAL_CACHE"] = str(tmp_path_factory.mktemp("vleval-cache"))
+    yield Path(os.environ["VLEVAL_CACHE"])
+    if saved is None:
+        os.environ.pop("VLEVAL_CACHE", None)
+    else:
+        os.environ["VLEVAL_CACHE"] = saved
+
+
+def explicit_registry(*plugins):
+    """A registry of exactly the toy plugins, the first-party metrics and ``plugins`` (no installed entry points)."""
     import toy_plugins
 
+    import vleval_metrics.plugin
     from vleval.plugins import Registry
 
-    return Registry.discover(extra_plugins=[toy_plugins])
+    return Registry.discover(extra_plugins=[*plugins, toy_plugins, vleval_metrics.plugin], entry_points=False)
+
+
+@pytest.fixture
+def toy_registry():
+    return explicit_registry()
 
 
 def toy_benchmark(**overrides):

@@ -81,6 +81,7 @@ latency = { warmup = 0, repetitions = 1 }
 """
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_loses_only_the_cell_in_flight(tmp_path):
     make_distribution(tmp_path / "site", "toy-dist", {"toy": "toy_plugins"}, {})
     (tmp_path / "benchmarks.toml").write_text(BENCH)
@@ -107,6 +108,7 @@ def test_sigkill_then_resume_loses_only_the_cell_in_flight(tmp_path):
     assert check.returncode == 0, check.stderr
 
 
+@pytest.mark.slow
 def test_adhoc_run_and_leaderboard_formats(tmp_path):
     site = make_distribution(tmp_path / "site", "toy-dist", {"toy": "toy_plugins"}, {})
     run = run_cli("run", "--model", "toy-moe", "--model-args", "experts=4", "--shift", "toy-noise",
@@ -118,5 +120,41 @@ def test_adhoc_run_and_leaderboard_formats(tmp_path):
         board = run_cli("leaderboard", str(results), "--format", fmt, env_paths=[site])
         assert board.returncode == 0, board.stderr
         assert "toy-moe(experts=4, top_k=1)" in board.stdout
-    rows = json.loads(run_cli("leaderboard", str(results), "--format", "json", env_paths=[site]).stdout)
-    assert rows[0]["rows"][0]["pareto"] is True
+
+
+PARETO_BENCH = """
+[benchmarks.front]
+models = [  # accuracy costs latency: slow and exact, fast and noisy, in between, and slow and noisy (dominated)
+    { name = "toy-moe", args = { jitter = 0.0, delay = 0.02 } },
+    { name = "toy-moe", args = { jitter = 0.6, delay = 0.0 } },
+    { name = "toy-moe", args = { jitter = 0.3, delay = 0.008 } },
+    { name = "toy-moe", args = { jitter = 0.6, delay = 0.02 } },
+]
+shifts = [{ name = "toy-noise", args = { n = 12, noise = 30.0 } }]
+batch_sizes = [4]
+latency = { warmup = 0, repetitions = 2 }
+"""
+
+
+def brute_force_front(rows: list[dict]) -> set[str]:
+    """Rows no other row matches or beats on both accuracy (target) and p50 latency while beating it on one."""
+    def dominates(a: dict, b: dict) -> bool:
+        return (a["target"] >= b["target"] and a["p50_ms"] <= b["p50_ms"]
+                and (a["target"] > b["target"] or a["p50_ms"] < b["p50_ms"]))
+
+    return {b["label"] for b in rows if not any(dominates(a, b) for a in rows if a is not b)}
+
+
+@pytest.mark.slow
+def test_leaderboard_marks_the_brute_force_pareto_front(tmp_path):
+    site = make_distribution(tmp_path / "site", "toy-dist", {"toy": "toy_plugins"}, {})
+    (tmp_path / "b.toml").write_text(PARETO_BENCH)
+    run = run_cli("run", "-c", str(tmp_path / "b.toml"), "-o", str(tmp_path / "out"), env_paths=[site])
+    assert run.returncode == 0, run.stderr
+    out = run_cli("leaderboard", str(tmp_path / "out" / "front.jsonl"), "--format", "json", env_paths=[site])
+    (board,) = json.loads(out.stdout)
+    rows = board["rows"]
+    assert len(rows) == 4 and len({r["target"] for r in rows}) > 1  # accuracy really differs between variants
+    front = {r["label"] for r in rows if r["pareto"]}
+    assert front == brute_force_front(rows)
+    assert 2 <= len(front) < len(rows)  # a trade-off, and a dominated variant

@@ -1,22 +1,41 @@
-"""The offline corpus: deterministic, atomic, and readable by the real-format loaders."""
+"""The offline corpus plugin: deterministic, atomic, cached safely, readable by the real-format loaders; its shifts."""
 
 from __future__ import annotations
 
+import ast
 import colorsys
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
+import pluggy
 import pytest
 from PIL import Image
 
-from vleval_datasets import corpus
-from vleval_datasets.corpus import CorpusPaths, caption_vocabulary, default_corpus_dir, ensure_corpus
-from vleval_datasets.errors import CorpusError
+import vleval.hookspecs
+from vleval.api import DatasetSpec, Shift
+from vleval_corpus import captions, generate, questions, scenes
+from vleval_corpus.assets import Assets
+from vleval_corpus.cache import CorpusError, CorpusPaths, default_corpus_dir, ensure_corpus
+from vleval_corpus.captions import caption_vocabulary
+from vleval_corpus.shifts import MiniFlickrToMiniCOCO, MiniNaturalToSynthetic
 from vleval_datasets.karpathy import KarpathyDataset
 from vleval_datasets.mmbench import MMBenchDataset
+
+PACKAGE = Path(importlib.util.find_spec("vleval_corpus").origin).parent
+
+
+@pytest.fixture(autouse=True)
+def _no_user_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing here may write to ``~/.cache/vleval``: the default cache is a temporary directory."""
+    monkeypatch.setenv("VLEVAL_CACHE", str(tmp_path_factory.mktemp("vleval-cache")))
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +47,10 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> CorpusPaths:
 @pytest.fixture
 def small(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrink the corpus so that tests that generate several stay fast."""
-    monkeypatch.setattr(corpus, "FLICKR_SPLITS", {"train": 30, "val": 6, "test": 6})
-    monkeypatch.setattr(corpus, "COCO_SPLITS", {"train": 8, "val": 4, "test": 6})
-    monkeypatch.setattr(corpus, "MMBENCH_QUESTIONS", 8)
-    monkeypatch.setattr(corpus, "MMBENCH_VAL_QUESTIONS", 4)
+    monkeypatch.setattr(generate, "FLICKR_SPLITS", {"train": 30, "val": 6, "test": 6})
+    monkeypatch.setattr(generate, "COCO_SPLITS", {"train": 8, "val": 4, "test": 6})
+    monkeypatch.setattr(generate, "MMBENCH_QUESTIONS", 8)
+    monkeypatch.setattr(generate, "MMBENCH_VAL_QUESTIONS", 4)
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -79,7 +98,7 @@ def test_interrupted_generation_leaves_nothing(tmp_path: Path, small: None, monk
     def boom(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(corpus, "_write_tsv", boom)
+    monkeypatch.setattr(generate, "write_tsv", boom)
     with pytest.raises(KeyboardInterrupt):
         ensure_corpus(tmp_path / "c", seed=0)
     assert list(tmp_path.iterdir()) == []
@@ -93,14 +112,17 @@ def test_default_dir_and_progress(tmp_path: Path, small: None, monkeypatch: pyte
     paths = ensure_corpus(seed=7, progress=lambda stage, done, total: calls.append((stage, done, total)))
     assert paths.root == tmp_path / "cache" / "corpus-v1-seed7"
     assert ("mini-flickr30k", 42, 42) in calls and ("mini-mscoco", 18, 18) in calls
+    home = tmp_path / "home"
     monkeypatch.delenv("VLEVAL_CACHE")
-    assert default_corpus_dir(0) == Path.home() / ".cache" / "vleval" / "corpus-v1-seed0"
+    monkeypatch.setenv("HOME", str(home))  # the default location is computed, never created or written
+    assert default_corpus_dir(0) == home / ".cache" / "vleval" / "corpus-v1-seed0"
+    assert not home.exists()
 
 
 def test_karpathy_files_read_by_loader(full: CorpusPaths) -> None:
     vocabulary = set(caption_vocabulary())
-    for ann, images, sizes in ((full.flickr_annotations, full.flickr_images, corpus.FLICKR_SPLITS),
-                               (full.coco_annotations, full.coco_images, corpus.COCO_SPLITS)):
+    for ann, images, sizes in ((full.flickr_annotations, full.flickr_images, generate.FLICKR_SPLITS),
+                               (full.coco_annotations, full.coco_images, generate.COCO_SPLITS)):
         for split, size in sizes.items():
             data = KarpathyDataset(ann, images, split=split)
             assert len(data) == size
@@ -124,14 +146,14 @@ def test_karpathy_files_read_by_loader(full: CorpusPaths) -> None:
 
 def test_captions_name_the_scene(full: CorpusPaths) -> None:
     """Every caption names the colour and the object; Flickr and COCO phrase positions differently."""
-    for ann, phrases in ((full.flickr_annotations, corpus.FLICKR_POSITION_PHRASES),
-                         (full.coco_annotations, corpus.COCO_POSITION_PHRASES)):
+    for ann, phrases in ((full.flickr_annotations, captions.FLICKR_POSITION_PHRASES),
+                         (full.coco_annotations, captions.COCO_POSITION_PHRASES)):
         all_phrases = {p for group in phrases.values() for p in group}
         for record in json.loads(ann.read_text())["images"][:300]:
             for sentence in record["sentences"]:
                 text = sentence["raw"].lower()
-                assert sum(color in sentence["tokens"] for color in corpus.COLORS) == 1, text
-                assert any(s in sentence["tokens"] for s in corpus.SHAPES + corpus.DIGITS), text
+                assert sum(color in sentence["tokens"] for color in scenes.COLORS) == 1, text
+                assert any(s in sentence["tokens"] for s in scenes.SHAPES + scenes.DIGITS), text
                 assert any(p in text for p in all_phrases), text
 
 
@@ -146,12 +168,12 @@ def _rows(path: Path) -> list[dict[str, str]]:
 def test_mmbench_rotations(full: CorpusPaths) -> None:
     natural = MMBenchDataset(full.mmbench_natural)
     synthetic = MMBenchDataset(full.mmbench_synthetic)
-    assert len(natural) == len(synthetic) == corpus.MMBENCH_QUESTIONS * 4
-    assert len(MMBenchDataset(full.mmbench_natural_val)) == corpus.MMBENCH_VAL_QUESTIONS * 4
+    assert len(natural) == len(synthetic) == generate.MMBENCH_QUESTIONS * 4
+    assert len(MMBenchDataset(full.mmbench_natural_val)) == generate.MMBENCH_VAL_QUESTIONS * 4
     groups: dict[int, list[int]] = defaultdict(list)
     for position, index in enumerate(row["index"] for row in _rows(full.mmbench_natural)):
         groups[int(index) % 1_000_000].append(position)
-    assert len(groups) == corpus.MMBENCH_QUESTIONS
+    assert len(groups) == generate.MMBENCH_QUESTIONS
     categories = set()
     for positions in groups.values():
         assert positions == list(range(positions[0], positions[0] + 4))  # contiguous
@@ -170,7 +192,7 @@ def test_mmbench_rotations(full: CorpusPaths) -> None:
                [(i.index, i.options, i.answer, i.question) for i in items]
         assert base.image.tobytes() != other[0].image.tobytes()
         categories.add((base.category, base.l2_category))
-    assert categories == set(corpus.CATEGORIES.items())
+    assert categories == set(questions.CATEGORIES.items())
     assert [row["image"] for row in _rows(full.mmbench_natural)[1:4]] == ["0", "0", "0"]  # image references
 
 
@@ -180,9 +202,9 @@ def _dominant_color(image: Image.Image) -> str:
     best = max(pixels, key=lambda rgb: colorsys.rgb_to_hsv(*(v / 255 for v in rgb))[1])
 
     def distance(name: str) -> int:
-        return sum((a - b) ** 2 for a, b in zip(best, corpus.COLORS[name], strict=True))
+        return sum((a - b) ** 2 for a, b in zip(best, scenes.COLORS[name], strict=True))
 
-    return min(corpus.COLORS, key=distance)
+    return min(scenes.COLORS, key=distance)
 
 
 def test_color_answers_match_synthetic_pixels(full: CorpusPaths) -> None:
@@ -197,7 +219,7 @@ def test_color_answers_match_synthetic_pixels(full: CorpusPaths) -> None:
 
 
 def test_digit_pools_are_disjoint() -> None:
-    assets = corpus._Assets(0)
+    assets = Assets(0)
     pools = {split: {int(i) for members in assets.pools[split] for i in members} for split in assets.pools}
     assert not pools["train"] & pools["test"] and not pools["train"] & pools["val"] and not pools["val"] & pools["test"]
     assert sum(map(len, pools.values())) == 1797
@@ -206,3 +228,100 @@ def test_digit_pools_are_disjoint() -> None:
 def test_corpus_is_small(full: CorpusPaths) -> None:
     size = sum(os.path.getsize(p) for p in full.root.rglob("*") if p.is_file())
     assert size < 12_000_000
+
+
+def test_corpus_is_the_one_the_packaged_refmoe_weights_were_trained_on(full: CorpusPaths) -> None:
+    """Byte-level guard: the refactored generator must reproduce the datasets recorded in the weights manifest."""
+    refmoe = importlib.util.find_spec("vleval_models.refmoe")
+    manifest_path = Path(refmoe.submodule_search_locations[0]) / "weights" / "manifest.json"
+    recorded = json.loads(manifest_path.read_text())["corpus"]["datasets"]
+    got = {f"flickr_{s}": KarpathyDataset(full.flickr_annotations, full.flickr_images, split=s).content_hash()
+           for s in ("train", "val", "test")}
+    got["mmbench_natural"] = MMBenchDataset(full.mmbench_natural).content_hash()
+    got["mmbench_natural_val"] = MMBenchDataset(full.mmbench_natural_val).content_hash()
+    assert got == recorded
+
+
+# ------------------------------------------------------------------------------------------------- plugin, shifts
+
+
+def _registered() -> dict[str, tuple[Any, dict[str, Any]]]:
+    import vleval_corpus.plugin
+
+    manager = pluggy.PluginManager(vleval.hookspecs.PROJECT)
+    manager.add_hookspecs(vleval.hookspecs)
+    manager.register(vleval_corpus.plugin)
+    seen: dict[str, tuple[Any, dict[str, Any]]] = {}
+    manager.hook.register_shifts(register=lambda factory, **kw: seen.setdefault(kw["name"], (factory, kw)))
+    return seen
+
+
+def test_plugin_registers_the_corpus_shifts() -> None:
+    seen = _registered()
+    assert set(seen) == {"mini-flickr30k->mini-mscoco", "mini-natural->synthetic"}  # names used by benchmarks.toml
+    for name, (factory, kw) in seen.items():
+        module, attribute = factory.split(":")
+        cls = getattr(importlib.import_module(module), attribute)
+        assert issubclass(cls, Shift) and cls.name == name
+        assert kw["version"] == "1.0.0" and kw["description"] == cls.description
+
+
+def test_plugin_import_is_light() -> None:
+    code = ("import sys, vleval_corpus.plugin, vleval_corpus.cache, vleval_corpus.shifts; "
+            "print(sorted(m for m in ('torch', 'PIL', 'numpy', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_imports_only_vleval_api_and_itself() -> None:
+    """No coupling to other plugins' modules: datasets are named by their registered names in ``DatasetSpec``s."""
+    imported = set()
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    first_party = {m for m in imported if m.split(".")[0].startswith("vleval")}
+    assert first_party and all(m == "vleval.api" or m.startswith("vleval_corpus.") for m in first_party), first_party
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(generate, "FLICKR_SPLITS", {"train": 10, "val": 4, "test": 6})
+    monkeypatch.setattr(generate, "COCO_SPLITS", {"train": 4, "val": 3, "test": 5})
+    monkeypatch.setattr(generate, "MMBENCH_QUESTIONS", 5)
+    monkeypatch.setattr(generate, "MMBENCH_VAL_QUESTIONS", 3)
+
+
+def _build(spec: DatasetSpec) -> Any:
+    return {"karpathy": KarpathyDataset, "mmbench": MMBenchDataset}[spec.name](**spec.args)
+
+
+def test_corpus_shifts(tmp_path: Path, tiny: None) -> None:
+    retrieval = MiniFlickrToMiniCOCO(seed=2, cache_dir=str(tmp_path))
+    root = tmp_path / "corpus-v1-seed2"
+    assert not root.exists()  # generated on first use, not at construction
+    assert retrieval.source() == DatasetSpec("karpathy", {
+        "annotations": str(root / "mini-flickr30k" / "dataset_flickr30k.json"),
+        "images": str(root / "mini-flickr30k" / "images"), "split": "test"})
+    source, target, calibration = (_build(s) for s in (retrieval.source(), retrieval.target(),
+                                                       retrieval.calibration()))
+    assert (source.id, len(source)) == ("karpathy:mini-flickr30k/test", 6)
+    assert (target.id, len(target)) == ("karpathy:mini-mscoco/test", 5)
+    assert (calibration.id, len(calibration)) == ("karpathy:mini-flickr30k/val", 4)
+
+    mc = MiniNaturalToSynthetic(seed=2, cache_dir=tmp_path)
+    assert mc.source() == DatasetSpec("mmbench", {"path": str(root / "mini-mmbench-natural.tsv")})
+    source, target, calibration = (_build(s) for s in (mc.source(), mc.target(), mc.calibration()))
+    assert (source.id, len(source)) == ("mmbench:mini-mmbench-natural", 20)
+    assert (target.id, len(target)) == ("mmbench:mini-mmbench-synthetic", 20)
+    assert (calibration.id, len(calibration)) == ("mmbench:mini-mmbench-natural-val", 12)
+
+
+def test_corpus_shift_default_cache_follows_vleval_cache(tmp_path: Path, tiny: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VLEVAL_CACHE", str(tmp_path))
+    spec = MiniNaturalToSynthetic(seed=1).target()
+    assert spec.args["path"] == str(tmp_path / "corpus-v1-seed1" / "mini-mmbench-synthetic.tsv")
+    assert Path(spec.args["path"]).is_file()

@@ -8,10 +8,12 @@ import pytest
 
 from vleval import summary
 from vleval.config import load_file, select
+from vleval.record import Record
 from vleval.records import validation_errors
 from vleval.runner import run_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +26,7 @@ def records(tmp_path_factory):
     out = tmp_path_factory.mktemp("default")
     result = run_benchmark(name, bench, out)
     assert not validation_errors([result.path])
-    return result.records
+    return result.records  # as written (JSON)
 
 
 def test_every_cell_ran(records):
@@ -63,8 +65,9 @@ def test_top_k_changes_active_parameters(records):
 
 
 def test_research_summaries_are_produced(records):
-    q1 = summary.expert_scaling(records)
-    q2 = summary.specialization(records)
+    typed = [Record.from_json(r) for r in records]
+    q1 = summary.expert_scaling(typed)
+    q2 = summary.specialization(typed)
     assert any("mini-flickr30k->mini-mscoco" in line for line in q1)
     assert any("mini-natural->synthetic" in line for line in q1)
     assert any("L1=" in line for line in q2)
@@ -76,7 +79,7 @@ def test_packaged_weights_were_trained_on_the_corpus_the_generator_makes_now():
 
     from safetensors import safe_open
 
-    from vleval_datasets.corpus import ensure_corpus
+    from vleval_corpus.cache import ensure_corpus
     from vleval_datasets.karpathy import KarpathyDataset
 
     weights = ROOT / "plugins" / "vleval_models" / "refmoe" / "weights"

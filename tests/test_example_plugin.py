@@ -7,7 +7,6 @@ CLI subprocesses (and on ``sys.path``, via monkeypatch, for the in-process tests
 from __future__ import annotations
 
 import importlib.metadata
-import inspect
 import json
 import os
 import re
@@ -196,25 +195,26 @@ def guide_blocks() -> list[tuple[str, str]]:
 
 def test_guide_excerpts_are_verbatim_copies_of_the_example_plugin():
     blocks = guide_blocks()
-    checked = {"pyproject.toml", "benchmarks.toml", "tests/test_plugin.py"}
-    assert all(path in checked or path.startswith("vleval_example/") for path, _ in blocks), blocks
-    excerpts = [(path, body) for path, body in blocks if path not in checked - {"pyproject.toml"}]
-    assert len(excerpts) >= 8
+    assert all(path in {"pyproject.toml", "benchmarks.toml"} or path.startswith(("vleval_example/", "tests/"))
+               for path, _ in blocks), blocks
+    excerpts = [(path, body) for path, body in blocks if path != "benchmarks.toml"]
+    assert len(excerpts) >= 9 and any(path.startswith("tests/") for path, _ in excerpts)
     for path, body in excerpts:
         assert body in (EXAMPLE / path).read_text(), f"the guide's excerpt of {path} differs from the file"
 
 
 def test_guide_benchmarks_toml_is_valid(example, tmp_path):
-    import vleval_metrics.plugin
     from vleval.config import expand, load_file, select
-    from vleval.plugins import Registry
+    from vleval.plugins import LoadPolicy, Registry
 
     (body,) = [body for path, body in guide_blocks() if path == "benchmarks.toml"]
     config = tmp_path / "benchmarks.toml"
     config.write_text(body)
     name, bench = select(load_file(config), None, config)
     assert len(expand(name, bench)) == 3 * 3 * 2  # experts x scalings x (shift, dataset)
-    registry = Registry.discover(extra_plugins=[example, vleval_metrics.plugin], entry_points=False)
+    # installed entry points (vleval's metrics by their registered names) and the example, each registered once
+    registry = Registry.discover(extra_plugins=[example], policy=LoadPolicy())
+    assert not registry.conflicts
     for kind, refs in (("model", bench["models"]), ("shift", bench["shifts"]), ("dataset", bench["datasets"])):
         for ref in refs:
             registry.get(kind, ref["name"])
@@ -222,12 +222,12 @@ def test_guide_benchmarks_toml_is_valid(example, tmp_path):
         registry.get("metric", metric)
 
 
-def test_guide_test_recipe_passes(example, tmp_path):
-    (body,) = [body for path, body in guide_blocks() if path == "tests/test_plugin.py"]
-    namespace: dict[str, object] = {"__name__": "guide_test_plugin"}
-    exec(compile(body, f"{GUIDE}: tests/test_plugin.py", "exec"), namespace)
-    tests = {name: f for name, f in namespace.items() if name.startswith("test_") and callable(f)}
-    assert len(tests) == 2
-    for name, test in tests.items():
-        (tmp_path / name).mkdir()
-        test(**({"tmp_path": tmp_path / name} if "tmp_path" in inspect.signature(test).parameters else {}))
+def test_the_example_plugins_own_tests_pass_with_the_conformance_kit(installed):
+    """The distribution's tests/ (shown in the guide) run against the installed package, as its author would."""
+    tests = installed["site"].parent / "src" / "tests"
+    assert "from vleval.testing import" in (tests / "test_plugin.py").read_text()
+    env = {**os.environ, "PYTHONPATH": str(installed["site"]), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+                          cwd=tests.parent, capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"\b5 passed\b", proc.stdout), proc.stdout

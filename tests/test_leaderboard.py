@@ -14,7 +14,7 @@ from vleval.runner import run_benchmark
 @pytest.fixture
 def records(tmp_path, toy_registry):
     bench = toy_benchmark(datasets=[], models=[{"name": "toy-moe", "sweep": {"experts": [2, 4]}}])
-    return run_benchmark("toy", bench, tmp_path, registry=toy_registry).records
+    return run_benchmark("toy", bench, tmp_path, registry=toy_registry).results
 
 
 def test_one_row_per_variant_with_source_target_and_drop(records):
@@ -29,7 +29,7 @@ def test_one_row_per_variant_with_source_target_and_drop(records):
 
 def test_refuses_mixed_hardware_unless_allowed(records):
     other = copy.deepcopy(records[1])
-    other["environment"]["hardware_id"] = "another-machine"
+    other.environment["hardware_id"] = "another-machine"
     with pytest.raises(leaderboard.NotComparable, match="hardware fingerprint differs"):
         leaderboard.build([records[0], other])
     assert leaderboard.build([records[0], other], allow_mixed=True)
@@ -37,14 +37,14 @@ def test_refuses_mixed_hardware_unless_allowed(records):
 
 def test_refuses_different_dataset_content(records):
     other = copy.deepcopy(records[1])
-    other["domains"]["target"]["dataset"]["content_hash"] = "f" * 64
+    other.domains["target"].dataset.content_hash = "f" * 64
     with pytest.raises(leaderboard.NotComparable, match="target dataset content hash differs"):
         leaderboard.build([records[0], other])
 
 
 def test_refuses_different_metric_versions(records):
     other = copy.deepcopy(records[1])
-    other["plugins"]["metrics"][0]["version"] = "9.9.9"
+    other.plugins.metrics[0].version = "9.9.9"
     with pytest.raises(leaderboard.NotComparable, match="metric versions differ"):
         leaderboard.build([records[0], other])
 
@@ -61,14 +61,14 @@ def test_pareto_front():
 def test_variants_differing_only_in_fixed_arguments_get_their_own_rows(tmp_path, toy_registry):
     bench = toy_benchmark(datasets=[], models=[{"name": "toy-moe", "args": {"experts": 2}},
                                                {"name": "toy-moe", "args": {"experts": 4}}])
-    (board,) = leaderboard.build(run_benchmark("toy", bench, tmp_path, registry=toy_registry).records)
+    (board,) = leaderboard.build(run_benchmark("toy", bench, tmp_path, registry=toy_registry).results)
     assert sorted(r.label for r in board.rows) == ["toy-moe(experts=2)", "toy-moe(experts=4)"]
 
 
 def test_differently_configured_evaluations_get_their_own_boards(tmp_path, toy_registry):
     bench = toy_benchmark(shifts=[{"name": "toy-noise", "args": {"noise": 30.0}}, {"name": "toy-noise"}],
                           datasets=[], models=[{"name": "toy-moe"}])
-    boards = leaderboard.build(run_benchmark("toy", bench, tmp_path, registry=toy_registry).records)
+    boards = leaderboard.build(run_benchmark("toy", bench, tmp_path, registry=toy_registry).results)
     assert sorted(b.evaluation for b in boards) == ["shift:toy-noise", "shift:toy-noise(noise=30.0)"]
 
 

@@ -60,9 +60,12 @@ def test_circular_eval_needs_every_rotation_right_and_ignores_incomplete_groups(
     indices = [0, 1_000_000, 2_000_000, 3_000_000, 1, 1_000_001, 2_000_001, 3_000_001, 2]
     predictions = ["A", "B", "C", "D", "A", "B", "C", "A", "A"]
     answers = ["A", "B", "C", "D", "A", "B", "C", "D", "A"]
-    out = CircularAccuracy().compute(MCOutputs(predictions, answers, indices, num_options=[4] * 9))
+    out = CircularAccuracy(extraction="strict").compute(MCOutputs(predictions, answers, indices, num_options=[4] * 9))
     assert out["circular_accuracy"].value == 50.0  # question 0 all right; question 1 one rotation wrong
     assert out["questions"].value == 2 and out["incomplete_questions"].value == 1
+    # VLMEvalKit's grouping scores question 2 on the one row present (its rotation 0), which is right
+    out = CircularAccuracy().compute(MCOutputs(predictions, answers, indices, num_options=[4] * 9))
+    assert out["circular_accuracy"].value == pytest.approx(200 / 3) and out["questions"].value == 3
 
 
 def test_wilson_interval_is_not_degenerate_at_the_edges():

@@ -1,22 +1,30 @@
-"""RefMoE: routing telemetry, expert scaling with exact restore, safetensors I/O, param counts, determinism."""
+"""RefMoE: routing telemetry, expert scaling with exact restore, safetensors I/O, param counts, determinism; the
+training tool (tools/train_refmoe.py) and its use of the project's metrics."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image as PIL_Image
 
-from vleval.api import IMAGE, TEXT, Capability, MCItem
+from vleval.api import IMAGE, TEXT, Capability, MCItem, Model
 from vleval_models.refmoe import model as M
 from vleval_models.refmoe.adapter import TOKENIZER_FILE, WEIGHTS_DIR, RefMoE, describe_weights, weights_file
 from vleval_models.refmoe.tokenizer import WordTokenizer
-from vleval_models.refmoe.train import PairData, TrainConfig, train_variant
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # the training tool is a development script, not an installed module
+training = importlib.import_module("refmoe_training")
+train_tool = importlib.import_module("train_refmoe")
 
 WORDS = ["a red green blue circle square triangle cross in the top bottom left right center of image"]
 TINY = {"num_layers": 2, "d_model": 32, "num_heads": 2, "ffn_hidden": 64, "embed_dim": 32, "max_text_len": 16}
@@ -33,14 +41,12 @@ def _tiny_weights(folder: Path, experts: int) -> Path:
 
 
 @pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The committed weights when present, else tiny random ones."""
-    if all(weights_file(WEIGHTS_DIR, e).is_file() for e in (1, 8)) and (WEIGHTS_DIR / TOKENIZER_FILE).is_file():
-        return WEIGHTS_DIR
-    folder = tmp_path_factory.mktemp("refmoe")
-    for experts in (1, 8):
-        _tiny_weights(folder, experts)
-    return folder
+def weights_dir() -> Path:
+    """The committed weights: they ship with the package, so their absence is a failure, never a fallback."""
+    files = (weights_file(WEIGHTS_DIR, 1), weights_file(WEIGHTS_DIR, 8), WEIGHTS_DIR / TOKENIZER_FILE)
+    missing = [f.name for f in files if not f.is_file()]
+    assert not missing, f"packaged RefMoE weights missing from {WEIGHTS_DIR}: {missing}"
+    return WEIGHTS_DIR
 
 
 @pytest.fixture(scope="module")
@@ -164,8 +170,20 @@ def test_safetensors_round_trip(tmp_path: Path) -> None:
 
 
 def test_missing_weights_error_is_actionable(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"python -m vleval_models\.refmoe\.train"):
+    _tiny_weights(tmp_path, 2)
+    with pytest.raises(FileNotFoundError) as error:
         RefMoE(experts=4, weights_dir=str(tmp_path))
+    message = str(error.value)
+    assert "python tools/train_refmoe.py" in message and "--experts 4" in message
+    assert str(weights_file(tmp_path, 4)) in message and "refmoe-e2.safetensors" in message  # what is there
+
+
+def test_explicit_weights_dir_is_used(tmp_path: Path) -> None:
+    """``weights_dir=`` loads exactly the given files (here tiny random ones), not the packaged weights."""
+    _tiny_weights(tmp_path, 4)
+    model = RefMoE(experts=4, weights_dir=str(tmp_path))
+    assert model.weights_path == weights_file(tmp_path, 4) and model.net.cfg.d_model == TINY["d_model"]
+    assert model.info().extra["weights_sha256"] == hashlib.sha256(weights_file(tmp_path, 4).read_bytes()).hexdigest()
 
 
 def test_tokenizer_unknown_words() -> None:
@@ -176,10 +194,10 @@ def test_tokenizer_unknown_words() -> None:
 
 def test_training_is_deterministic() -> None:
     gen = torch.Generator().manual_seed(1)
-    data = PairData(torch.randn(16, 3, 32, 32, generator=gen),
+    data = training.PairData(torch.randn(16, 3, 32, 32, generator=gen),
                     [[torch.randint(2, 20, (5,), generator=gen).tolist() for _ in range(2)] for _ in range(16)])
-    cfg = TrainConfig(steps=3, batch_size=8, warmup_steps=1, seed=3, threads=1, log_every=100)
-    runs = [train_variant(M.variant_config(4, 20, **TINY), data, cfg, log=lambda s: None)[0] for _ in range(2)]
+    cfg = training.TrainConfig(steps=3, batch_size=8, warmup_steps=1, seed=3, threads=1, log_every=100)
+    runs = [training.train_variant(M.variant_config(4, 20, **TINY), data, cfg, log=lambda s: None)[0] for _ in range(2)]
     first, second = (r.state_dict() for r in runs)
     assert all(torch.equal(first[k], second[k]) for k in first)
     torch.manual_seed(3)
@@ -196,11 +214,73 @@ def test_plugin_import_is_light() -> None:
 
 def test_packaged_weights_match_manifest() -> None:
     manifest = describe_weights()
-    if not manifest:
-        pytest.skip("no packaged weights (train with python -m vleval_models.refmoe.train)")
+    assert set(manifest["variants"]) == {"e1", "e2", "e4", "e8", "e16"}, "packaged manifest.json missing or partial"
     for name, entry in manifest["variants"].items():
         path = WEIGHTS_DIR / entry["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
     tok = WEIGHTS_DIR / manifest["tokenizer"]["file"]
     assert hashlib.sha256(tok.read_bytes()).hexdigest() == manifest["tokenizer"]["sha256"]
     assert sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors")) <= 10 * 2**20
+
+
+def test_installed_package_has_no_dev_tool_and_no_dataset_imports() -> None:
+    """Training moved to tools/; the model plugin imports no dataset or corpus plugin module."""
+    package = Path(importlib.util.find_spec("vleval_models.refmoe").origin).parent
+    assert not (package / "train.py").exists()
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert not {m for m in imported if m.startswith(("vleval_datasets", "vleval_corpus", "vleval_shifts"))}
+    assert "vleval.api" in imported and not {m for m in imported if m.startswith("vleval.") and m != "vleval.api"}
+
+
+def test_training_tool_runs_as_documented() -> None:
+    out = subprocess.run([sys.executable, "tools/train_refmoe.py", "--help"], cwd=ROOT, capture_output=True,
+                         text=True, check=True, timeout=120).stdout
+    assert out.startswith("usage: python tools/train_refmoe.py") and "--experts" in out
+
+
+def test_training_figures_use_the_project_retrieval_metric() -> None:
+    """Ranks worked out by hand: 3 images x 6 captions (2 each); ties rank the lower caption index first."""
+    sim = np.array([[0.9, 0.8, 0.1, 0.1, 0.2, 0.3],    # image 0: best own caption 0 at rank 0
+                    [0.5, 0.1, 0.4, 0.4, 0.3, 0.2],    # image 1: best own caption 2 (0.4), caption 0 ahead: rank 1
+                    [0.1, 0.2, 0.3, 0.6, 0.5, 0.7]])   # image 2: best own caption 5 at rank 0
+    owner = np.array([0, 0, 1, 1, 2, 2])
+    # text -> image: every caption's own image scores highest in its column except caption 3 (0.4 < 0.6): rank 1
+    assert train_tool.retrieval_figures(sim, owner) == {
+        "i2t_R@1": round(200 / 3, 2), "t2i_R@1": round(500 / 6, 2), "i2t_R@5": 100.0, "t2i_R@5": 100.0,
+        "i2t_R@10": 100.0, "t2i_R@10": 100.0, "images": 3, "captions": 6}
+    for row, r1 in (([0.4, 0.1, 0.4, 0.35, 0.3, 0.2], round(200 / 3, 2)),  # tie with caption 0 (lower): rank 1
+                    ([0.39, 0.1, 0.4, 0.35, 0.3, 0.2], 100.0),             # no tie: rank 0
+                    ([0.1, 0.1, 0.4, 0.35, 0.4, 0.2], 100.0)):             # tie with caption 4 (higher): rank 0
+        tied = sim.copy()
+        tied[1] = row
+        assert train_tool.retrieval_figures(tied, owner)["i2t_R@1"] == r1, row
+
+
+class _Scorer(Model):
+    """Scores options from a table: {(item index, option key): score}."""
+
+    name, version, description = "scorer", "0", "test double"
+    capabilities = frozenset({Capability.SCORE_OPTIONS})
+
+    def __init__(self, table: dict[tuple[int, str], float]) -> None:
+        self.table = table
+
+    def score_options(self, items: Any) -> list[list[float]]:
+        return [[self.table.get((item.index, key), 0.0) for key in item.options] for item in items]
+
+
+def test_training_figures_use_the_project_choice_metrics() -> None:
+    """2 questions x 2 rotations; question 0 right in both, question 1 in one: 3/4 rows, 1/2 questions."""
+    options = {"A": "red", "B": "blue"}
+    rotated = {"A": "blue", "B": "red"}
+    items = [MCItem(0, None, "q", options, "A"), MCItem(1_000_000, None, "q", rotated, "B"),
+             MCItem(1, None, "q", options, "B"), MCItem(1_000_001, None, "q", rotated, "A")]
+    scorer = _Scorer({(0, "A"): 1.0, (1_000_000, "B"): 1.0, (1, "B"): 1.0, (1_000_001, "B"): 1.0})
+    assert train_tool.mc_metrics(scorer, items) == {"accuracy": 75.0, "circular_accuracy": 50.0, "chance": 50.0,
+                                                   "items": 4, "questions": 2}

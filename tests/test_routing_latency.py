@@ -66,3 +66,29 @@ def test_latency_summary_weights_samples_and_records_phases():
     out = live.summary()
     assert set(out["phases_ms"]) == {"prefill", "decode"} and live.phase_tokens == {"prefill": 0, "decode": 3}
     assert out["timed_batches"] == 1 and "time_to_first_token_ms" in out
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA device")
+def test_cuda_latency_uses_events_and_counts_gpu_work():
+    import torch
+
+    x = torch.randn(2048, 2048, device="cuda")
+    recorder = LatencyRecorder(device="cuda")
+    for n in (1, 8):
+        with recorder.measure(batch_size=1):
+            for _ in range(n):
+                x = x @ x / 2048
+    out = recorder.summary()
+    assert out["timer"] == "cuda_events" and out["peak_memory_scope"].startswith("GPU")
+    one, eight = recorder.batch_ns
+    assert eight > 2 * one > 0  # events time the queued GPU work, not just the (asynchronous) launches
+    assert out["peak_memory_mib"] >= 2048 * 2048 * 4 / 2**20

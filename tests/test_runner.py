@@ -6,12 +6,13 @@ import json
 
 import jsonschema
 import pytest
-from conftest import toy_benchmark
+import toy_plugins
+from conftest import explicit_registry, toy_benchmark
 
 from vleval import hookimpl
 from vleval.api import MetricValue, Task
 from vleval.config import expand
-from vleval.plugins import Registry
+from vleval.record import PrimaryMetric
 from vleval.records import read_records
 from vleval.runner import run_benchmark
 from vleval.schema import schema_dir
@@ -147,9 +148,7 @@ class NanMetricPlugin:
 
 
 def test_invalid_metric_value_fails_the_cell_not_the_run(tmp_path):
-    import toy_plugins
-
-    toy_registry = Registry.discover(extra_plugins=[toy_plugins, NanMetricPlugin()])
+    toy_registry = explicit_registry(NanMetricPlugin())
     bench = toy_benchmark(models=[{"name": "toy-moe", "sweep": {"experts": [2, 3]}}], datasets=[],
                           metrics=["toy-nan"])
     summary = run_benchmark("toy", bench, tmp_path, registry=toy_registry)
@@ -162,3 +161,92 @@ def test_metrics_that_do_not_apply_to_the_task_fail_the_cell(tmp_path, toy_regis
     bench = toy_benchmark(models=[{"name": "toy-moe"}], datasets=[], metrics=["mc-accuracy"])
     (record,) = run_benchmark("toy", bench, tmp_path, registry=toy_registry).records
     assert record["status"] == "failed" and "applies to task 'retrieval'" in record["error"]["message"]
+
+
+def test_primary_metric_does_not_follow_registration_order(tmp_path):
+    registry = explicit_registry(toy_plugins.MeanRankPlugin())
+    assert next(iter(registry.items["metric"])) == "aaa-mean-rank"  # discovered first
+    bench = toy_benchmark(models=[{"name": "toy-moe"}], datasets=[])
+    (record,) = run_benchmark("toy", bench, tmp_path, registry=registry).results
+    assert (record.primary_metric.metric, record.primary_metric.key) == ("retrieval-recall", "rsum")
+    assert [m.name for m in record.plugins.metrics] == ["retrieval-recall", "aaa-mean-rank"]  # defaults first
+    assert "aaa-mean-rank" in record.domains["source"].metrics  # installed metrics still computed
+
+    listed = toy_benchmark(models=[{"name": "toy-moe"}], datasets=[], metrics=["aaa-mean-rank", "retrieval-recall"])
+    (record,) = run_benchmark("toy", listed, tmp_path / "listed", registry=registry).results
+    assert record.primary_metric == PrimaryMetric("aaa-mean-rank", "mean_rank", higher_is_better=False)
+
+
+def test_multiple_choice_defaults_come_from_the_task_strategy(tmp_path, toy_registry):
+    bench = toy_benchmark(models=[{"name": "toy-moe"}], shifts=[])
+    (record,) = run_benchmark("toy", bench, tmp_path, registry=toy_registry).results
+    assert record.primary_metric.name == "mc-accuracy/accuracy"
+    assert [m.name for m in record.plugins.metrics] == ["mc-accuracy", "circular-accuracy"]
+
+
+class Counting:
+    """Counts shift instantiations and dataset item loads of the toy plugins."""
+
+    shifts = 0
+    loads = 0
+
+    class Shift(toy_plugins.NoiseShift):
+        def __init__(self, **kwargs):
+            Counting.shifts += 1
+            super().__init__(**kwargs)
+
+    class Colors(toy_plugins.ColorRetrieval):
+        def __getitem__(self, i):
+            Counting.loads += 1
+            return super().__getitem__(i)
+
+    @hookimpl
+    def register_shifts(self, register):
+        register(self.Shift, name="counted-shift", version="0.1.0", description="toy-noise, counted")
+
+    @hookimpl
+    def register_datasets(self, register):
+        register(self.Colors, name="counted-colors", version="0.1.0", description="toy-colors, counted")
+
+
+def test_shift_created_once_and_items_loaded_once_per_run(tmp_path):
+    Counting.shifts = Counting.loads = 0
+    registry = explicit_registry(Counting())
+    n, calibration_n = 10, 6
+    bench = toy_benchmark(
+        models=[{"name": "toy-moe", "sweep": {"experts": [2, 4]}, "scaling": [{}, {"prune_to": 1}]}],
+        shifts=[{"name": "counted-shift", "args": {"dataset": "counted-colors", "n": n}}], datasets=[],
+        batch_sizes=[4], latency={"warmup": 2, "repetitions": 3},
+    )
+    bench["models"][0]["scaling"][1]["calibration"] = {"name": "counted-colors", "args": {"n": calibration_n}}
+    summary = run_benchmark("toy", bench, tmp_path, registry=registry)
+    assert [r.status for r in summary.results] == ["ok"] * 4
+    assert Counting.shifts == 1  # one shift, four cells: cell keys, domains and calibration share it
+    # every item of source, target and calibration data decoded once in the whole run, not once per pass or cell
+    assert Counting.loads == 2 * n + calibration_n
+
+
+def test_benchmark_schema_is_checked_once_per_cli_run(tmp_path, monkeypatch, toy_registry):
+    from vleval import cli, schema
+    from vleval.plugins import Registry
+
+    (tmp_path / "b.toml").write_text('[benchmarks.toy]\nmodels = [{ name = "toy-moe" }]\n'
+                                     'shifts = [{ name = "toy-noise", args = { n = 6 } }]\n')
+    checks = []
+    real = schema.check
+    monkeypatch.setattr(schema, "check", lambda name, *a: (checks.append(name), real(name, *a))[1])
+    monkeypatch.setattr(Registry, "discover", classmethod(lambda cls, *a, **k: toy_registry))
+    assert cli.main(["run", "-c", str(tmp_path / "b.toml"), "-o", str(tmp_path / "out")]) == 0
+    assert checks.count("benchmark") == 1 and checks.count("result") == 1
+
+
+def test_cell_keys_depend_only_on_config_plugins_and_data(tmp_path, toy_registry):
+    """Resume identity: the same benchmark gives the same keys in a fresh resolver; other data gives other keys."""
+    from vleval.plan import plan
+    from vleval.resolve import Resolver
+
+    cells = plan("toy", toy_benchmark(datasets=[])).cells
+    first = [Resolver(toy_registry).cell_key(c) for c in cells]
+    assert first == [Resolver(toy_registry).cell_key(c) for c in cells] and len(set(first)) == len(cells)
+    other = plan("toy", toy_benchmark(datasets=[], shifts=[{"name": "toy-noise", "args": {"noise": 5.0}}])).cells
+    assert not set(first) & {Resolver(toy_registry).cell_key(c) for c in other}

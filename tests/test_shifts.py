@@ -1,8 +1,10 @@
-"""Shift plugins resolve to the registered datasets with the right arguments."""
+"""Shift plugins resolve to the registered datasets with the right arguments (corpus shifts: test_corpus.py)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -12,16 +14,9 @@ import pytest
 
 import vleval.hookspecs
 from vleval.api import DatasetSpec, Shift
-from vleval_datasets import corpus
 from vleval_datasets.karpathy import KarpathyDataset
 from vleval_datasets.mmbench import MMBenchDataset
-from vleval_shifts.shifts import (
-    Flickr30kToMSCOCO,
-    MiniFlickrToMiniCOCO,
-    MiniNaturalToSynthetic,
-    PairShift,
-    ShiftConfigError,
-)
+from vleval_shifts.shifts import Flickr30kToMSCOCO, PairShift, ShiftConfigError
 
 DATASETS = {"karpathy": KarpathyDataset, "mmbench": MMBenchDataset}
 
@@ -48,7 +43,7 @@ def _resolve(factory: str) -> Any:
 
 def test_registration() -> None:
     seen = _registered()
-    assert set(seen) == {"flickr30k->mscoco", "mini-flickr30k->mini-mscoco", "mini-natural->synthetic", "pair"}
+    assert set(seen) == {"flickr30k->mscoco", "pair"}  # the mini-* shifts are registered by vleval_corpus
     for name, (factory, kw) in seen.items():
         cls = _resolve(factory)
         assert issubclass(cls, Shift) and cls.name == name
@@ -103,35 +98,6 @@ def test_flickr30k_to_mscoco_errors(tmp_path: Path) -> None:
         Flickr30kToMSCOCO(flickr30k_annotations=f_img, flickr30k_images=f_img)
 
 
-@pytest.fixture
-def small_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(corpus, "FLICKR_SPLITS", {"train": 10, "val": 4, "test": 6})
-    monkeypatch.setattr(corpus, "COCO_SPLITS", {"train": 4, "val": 3, "test": 5})
-    monkeypatch.setattr(corpus, "MMBENCH_QUESTIONS", 5)
-    monkeypatch.setattr(corpus, "MMBENCH_VAL_QUESTIONS", 3)
-
-
-def test_corpus_shifts(tmp_path: Path, small_corpus: None) -> None:
-    retrieval = MiniFlickrToMiniCOCO(seed=2, cache_dir=str(tmp_path))
-    root = tmp_path / "corpus-v1-seed2"
-    assert not root.exists()  # generated on first use, not at construction
-    assert retrieval.source() == DatasetSpec("karpathy", {
-        "annotations": str(root / "mini-flickr30k" / "dataset_flickr30k.json"),
-        "images": str(root / "mini-flickr30k" / "images"), "split": "test"})
-    source, target, calibration = (_build(s) for s in (retrieval.source(), retrieval.target(),
-                                                       retrieval.calibration()))
-    assert (source.id, len(source)) == ("karpathy:mini-flickr30k/test", 6)
-    assert (target.id, len(target)) == ("karpathy:mini-mscoco/test", 5)
-    assert (calibration.id, len(calibration)) == ("karpathy:mini-flickr30k/val", 4)
-
-    mc = MiniNaturalToSynthetic(seed=2, cache_dir=tmp_path)
-    assert mc.source() == DatasetSpec("mmbench", {"path": str(root / "mini-mmbench-natural.tsv")})
-    source, target, calibration = (_build(s) for s in (mc.source(), mc.target(), mc.calibration()))
-    assert (source.id, len(source)) == ("mmbench:mini-mmbench-natural", 20)
-    assert (target.id, len(target)) == ("mmbench:mini-mmbench-synthetic", 20)
-    assert (calibration.id, len(calibration)) == ("mmbench:mini-mmbench-natural-val", 12)
-
-
 def test_pair_shift() -> None:
     shift = PairShift(source={"name": "mmbench", "args": {"path": "a.tsv"}}, target={"name": "mmbench"})
     assert shift.source() == DatasetSpec("mmbench", {"path": "a.tsv"})
@@ -147,3 +113,18 @@ def test_pair_shift() -> None:
         PairShift(source={"name": "x", "split": "val"}, target={"name": "x"})
     with pytest.raises(ShiftConfigError, match="target.args must be a table"):
         PairShift(source={"name": "x"}, target={"name": "x", "args": [1]})
+
+
+def test_shifts_name_datasets_and_import_no_other_plugin() -> None:
+    """Shifts refer to datasets by registered name only; from vleval they import just ``vleval.api``."""
+    package = Path(importlib.util.find_spec("vleval_shifts").origin).parent
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    first_party = {m for m in imported if m.split(".")[0].startswith("vleval")}
+    assert "vleval.api" in first_party
+    assert all(m == "vleval.api" or m.startswith("vleval_shifts.") for m in first_party), first_party

@@ -22,6 +22,7 @@ from vleval.api import (
     Capability,
     DatasetSpec,
     MCItem,
+    MetricValue,
     Model,
     ModelInfo,
     RetrievalItem,
@@ -41,10 +42,11 @@ class ToyMoE(Model):
     capabilities = frozenset({Capability.EMBED, Capability.SCORE_OPTIONS})
     name, version, description = "toy-moe", "0.1.0", "numpy colour-matching MoE test double"
 
-    def __init__(self, experts: int = 4, top_k: int = 2, delay: float = 0.0, fail: bool = False):
+    def __init__(self, experts: int = 4, top_k: int = 2, delay: float = 0.0, fail: bool = False,
+                 jitter: float = 0.0):
         if fail:
             raise RuntimeError("toy model asked to fail")
-        self.experts, self.top_k, self.delay = experts, top_k, delay
+        self.experts, self.top_k, self.delay, self.jitter = experts, top_k, delay, jitter
         self.router = np.random.default_rng(0).normal(size=(experts, 3))
         self.keep: dict[int, list[int]] | None = None
 
@@ -56,17 +58,21 @@ class ToyMoE(Model):
     def _route(self, vectors: np.ndarray, modality: int) -> None:
         for layer in (0, 1):
             logits = vectors @ self.router.T + layer
+            k = self.top_k
             if self.keep is not None:
                 mask = np.full(self.experts, -np.inf)
                 mask[self.keep[layer]] = 0
                 logits = logits + mask
-            chosen = np.argsort(-logits, axis=1, kind="stable")[:, : self.top_k]
+                k = min(k, len(self.keep[layer]))  # a pruned expert is never chosen
+            chosen = np.argsort(-logits, axis=1, kind="stable")[:, :k]
             self.record_routing(layer, self.experts, chosen, modality)
 
     def embed_images(self, images):
         if self.delay:
             time.sleep(self.delay)
         vectors = np.stack([np.asarray(im, dtype=np.float32).reshape(-1, 3).mean(0) / 255 for im in images])
+        if self.jitter:  # a worse model: deterministic noise on the image embeddings
+            vectors = vectors + self.jitter * np.random.default_rng(len(images)).normal(size=vectors.shape)
         self._route(vectors, IMAGE)
         return vectors - 0.4
 
@@ -89,6 +95,8 @@ class ToyMoE(Model):
 
     @contextlib.contextmanager
     def scale_experts(self, *, top_k=None, keep_experts=None):
+        if top_k is not None and not 1 <= top_k <= self.experts:
+            raise ValueError(f"top_k must be in 1..{self.experts}, got {top_k}")
         saved = self.top_k, self.keep
         self.top_k = top_k or self.top_k
         self.keep = keep_experts or None
@@ -183,3 +191,23 @@ def register_datasets(register):
 def register_shifts(register):
     register(NoiseShift, name="toy-noise", version="0.1.0", description="clean -> noisy colour squares")
 
+
+class MeanRank:
+    """A lower-is-better retrieval metric: the mean rank of each caption's image."""
+
+    task = Task.RETRIEVAL
+    primary = "mean_rank"
+    higher_is_better = False
+
+    def compute(self, outputs):
+        sim, owner = outputs.similarity, outputs.text_image
+        ranks = [1 + int((sim[:, t] > sim[owner[t], t]).sum()) for t in range(sim.shape[1])]
+        return {"mean_rank": MetricValue(value=float(sum(ranks) / len(ranks)))}
+
+
+class MeanRankPlugin:
+    """Registers :class:`MeanRank` as ``aaa-mean-rank``: a third-party metric that is discovered (and sorts) first."""
+
+    @hookimpl
+    def register_metrics(self, register):
+        register(MeanRank, name="aaa-mean-rank", version="0.1.0", description="mean rank of the right image")

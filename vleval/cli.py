@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     adhoc.add_argument("--dataset-args", action="append", default=[], help="k=v,... for the matching --dataset")
     adhoc.add_argument("--shift", action="append", default=[], help="shift plugin name (repeatable)")
     adhoc.add_argument("--shift-args", action="append", default=[], help="k=v,... for the matching --shift")
-    adhoc.add_argument("--metrics", help="comma-separated metric names (default: all for the task)")
+    adhoc.add_argument("--metrics", help="comma-separated metric names (default: the task's own metrics first, "
+                       "then any other registered for the task; the first is the primary one)")
     adhoc.add_argument("--top-k", type=int, help="inference-time top-k override")
     adhoc.add_argument("--prune-to", type=int, help="prune each MoE layer to its N most loaded experts")
     adhoc.add_argument("--limit", type=int, help="at most N items per domain")
@@ -154,12 +155,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if untested:
         print(untested, file=sys.stderr)
     if args.model:
-        name, bench = _adhoc(args)
-    else:
+        (name, bench), validated = _adhoc(args), False
+    else:  # load_file checks the file against the schema; the runner does not check it again
         data = config.load_file(args.config)
-        name, bench = config.select(data, args.benchmark, args.config)
+        (name, bench), validated = config.select(data, args.benchmark, args.config), True
     with RichProgress(console) as progress:
-        summary = run_benchmark(name, bench, Path(args.output), resume=args.resume, progress=progress)
+        summary = run_benchmark(name, bench, Path(args.output), resume=args.resume, progress=progress,
+                                validated=validated)
     from vleval.console import print_report
 
     print_report(console, summary, time.perf_counter() - start)
@@ -168,13 +170,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vleval import leaderboard
-    from vleval.records import ResultsFileError, read_records, validation_errors
+    from vleval.records import load
 
-    problems = validation_errors(args.results)
-    if problems:
-        raise ResultsFileError("not valid results (see `vleval validate`):\n  " + "\n  ".join(problems[:10]))
-    records = [r for path in args.results for _, r in read_records(path)]
-    boards = leaderboard.build(records, allow_mixed=args.allow_mixed)
+    boards = leaderboard.build(load(args.results), allow_mixed=args.allow_mixed)
     out = leaderboard.render(boards, args.format)
     if isinstance(out, str):
         print(out)

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vleval import leaderboard, summary
+from vleval.record import Record
 from vleval.runner import Progress as RunnerProgress
 from vleval.runner import RunSummary
 
@@ -41,19 +42,22 @@ class RichProgress(RunnerProgress):
         self._samples = self.bars.add_task(f"  {description}", total=total)
         return lambda n: self.bars.advance(self._samples, n)
 
-    def cell_done(self, record: dict[str, Any]) -> None:
+    def cell_done(self, record: Record) -> None:
         self.bars.advance(self._cells)
-        if record["status"] == "failed":
-            self.console.print(f"[red]FAILED[/] {record['cell']['label']} on {record['cell']['evaluation']['name']}: "
-                               f"{record['error']['type']}: {record['error']['message']}")
-        elif record["status"] == "skipped":
-            self.console.print(f"[yellow]skipped[/] {record['cell']['label']}: {record['skip_reason']}")
+        if record.status == "failed":
+            self.console.print(f"[red]FAILED[/] {record.label} on {record.evaluation['name']}: "
+                               f"{record.error['type']}: {record.error['message']}")
+        elif record.status == "skipped":
+            self.console.print(f"[yellow]skipped[/] {record.label}: {record.skip_reason}")
 
 
 def print_report(console: Console, run: RunSummary, seconds: float) -> None:
-    from vleval.records import read_records
+    """The leaderboard and both summaries over every record of the results file (resumed ones too)."""
+    from vleval.records import load
 
-    records = [r for _, r in read_records(run.path)] if run.path.exists() else run.records
+    records = load([run.path], validate=False) if run.path.exists() else run.results
+    if run.quarantined:
+        console.print(f"[yellow]a torn last line (a run killed mid-write) was moved to {run.quarantined}[/]")
     try:
         for table in leaderboard.render(leaderboard.build(records)):
             console.print(table)
@@ -66,7 +70,7 @@ def print_report(console: Console, run: RunSummary, seconds: float) -> None:
             console.print(f"\n[bold]{title}[/]")
             for line in lines:
                 console.print(line, highlight=False, markup=False)
-    status = {s: sum(r["status"] == s for r in run.records) for s in ("ok", "skipped", "failed")}
-    console.print(f"\n{len(run.records)} cells run ({status['ok']} ok, {status['skipped']} skipped, "
+    status = {s: sum(r.status == s for r in run.results) for s in ("ok", "skipped", "failed")}
+    console.print(f"\n{len(run.results)} cells run ({status['ok']} ok, {status['skipped']} skipped, "
                   f"{status['failed']} failed), {run.resumed} resumed; records: {run.path}; "
                   f"wall time {seconds:.1f} s")

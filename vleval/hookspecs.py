@@ -1,9 +1,10 @@
-"""The whole plugin contract of vleval.
+"""The hooks of the plugin contract (reference: docs/plugin-reference.md).
 
 A plugin is a module named by an entry point in the ``vleval`` group. It implements any of the hooks below with
-``@vleval.hookimpl``; each hook receives a ``register`` callable and calls it once per thing it provides::
+``@hookimpl`` (``from vleval.api import hookimpl``); each hook receives a ``register`` callable and calls it once per
+thing it provides::
 
-    from vleval import hookimpl
+    from vleval.api import hookimpl
 
     VLEVAL_API_VERSION = "1"          # optional; a different major version is refused
 
@@ -19,6 +20,9 @@ Omitted ``name``/``version``/``description`` are read from the factory's attribu
 Names are unique per kind across all installed distributions. A model factory may also offer
 ``fingerprint(**kwargs) -> str`` (e.g. a hash of the weights files), recorded and used to tell results of
 retrained weights apart.
+
+A function of the plugin with an unknown name marked ``@hookimpl`` (``register_model``), or a hook
+function without ``@hookimpl``, makes the plugin broken (:mod:`vleval.plugins`) instead of being silently ignored.
 """
 
 from __future__ import annotations

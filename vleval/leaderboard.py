@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from statistics import mean
 from typing import Any
 
+from vleval.record import Record
+
 
 class NotComparable(ValueError):
     """Records that must not share a leaderboard; the message says what differs."""
@@ -43,30 +45,23 @@ class Board:
     rows: list[Row] = field(default_factory=list)
 
 
-def primary_value(domain: dict[str, Any] | None, primary: dict[str, str]) -> float | None:
-    """The value of a record's primary metric in one of its domains."""
-    if not domain:
-        return None
-    value = domain["metrics"].get(primary["metric"], {}).get(primary["key"])
-    return None if value is None else value["value"]
-
-
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return mean(present) if present else None
 
 
-def _comparability(records: list[dict[str, Any]]) -> list[str]:
+def _comparability(records: list[Record]) -> list[str]:
     facets: dict[str, set[str]] = defaultdict(set)
     for r in records:
-        for domain, block in r["domains"].items():
-            facets[f"{domain} dataset content hash"].add(block["dataset"]["content_hash"][:16])
-            facets[f"{domain} items evaluated"].add(str(block["dataset"]["size"]))
-        facets["latency protocol"].add(json.dumps(r["cell"]["latency"], sort_keys=True))
-        facets["metric versions"].add(", ".join(f"{m['name']}={m['version']}" for m in r["plugins"].get("metrics", [])))
-        facets["hardware fingerprint"].add(f"{r['environment'].get('hardware_id')} ({r['environment'].get('cpu')}, "
-                                           f"gpu={r['environment'].get('gpu')}, "
-                                           f"threads={r['environment'].get('torch_threads')})")
+        for name, domain in r.domains.items():
+            facets[f"{name} dataset content hash"].add(domain.dataset.content_hash[:16])
+            facets[f"{name} items evaluated"].add(str(domain.dataset.size))
+        facets["primary metric"].add(r.primary_metric.name if r.primary_metric else "-")
+        facets["latency protocol"].add(json.dumps(r.cell["latency"], sort_keys=True))
+        facets["metric versions"].add(", ".join(f"{m.name}={m.version}" for m in r.plugins.metrics or []))
+        env = r.environment
+        facets["hardware fingerprint"].add(f"{env.get('hardware_id')} ({env.get('cpu')}, gpu={env.get('gpu')}, "
+                                           f"threads={env.get('torch_threads')})")
     return [f"{facet} differs: {' | '.join(sorted(values))}" for facet, values in facets.items() if len(values) > 1]
 
 
@@ -76,43 +71,34 @@ def evaluation_name(evaluation: dict[str, Any]) -> str:
     return f"{evaluation['kind']}:{evaluation['name']}" + (f"({args})" if args else "")
 
 
-def build(records: list[dict[str, Any]], allow_mixed: bool = False) -> list[Board]:
+def build(records: list[Record], allow_mixed: bool = False) -> list[Board]:
     """Group successful records by evaluation and variant; average over seeds; mark the Pareto front."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
-        if r.get("status") == "ok" and r.get("primary_metric"):
-            groups[(evaluation_name(r["cell"]["evaluation"]), r["task"])].append(r)
+        if r.status == "ok" and r.primary_metric:
+            groups[(evaluation_name(r.evaluation), r.task or "")].append(r)
     boards = []
     for (evaluation, task), recs in groups.items():
         problems = _comparability(recs)
         if problems and not allow_mixed:
             raise NotComparable(f"{evaluation}: refusing to rank records that are not comparable:\n  "
                                 + "\n  ".join(problems) + "\n(use --allow-mixed to rank them anyway)")
-        primary = recs[0]["primary_metric"]
-        board = Board(evaluation, task, f"{primary['metric']}/{primary['key']}",
-                      higher_is_better=primary.get("higher_is_better", True))
-        by_variant: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        primary = recs[0].primary_metric
+        board = Board(evaluation, task, primary.name, higher_is_better=primary.higher_is_better)
+        multi_bs = len({r.batch_size for r in recs}) > 1
+        by_variant: dict[str, list[Record]] = defaultdict(list)
         for r in recs:
-            bs = r["cell"]["batch_size"]
-            multi_bs = len({x["cell"]["batch_size"] for x in recs}) > 1
-            by_variant[r["cell"]["label"] + (f" bs={bs}" if multi_bs else "")].append(r)
+            by_variant[r.label + (f" bs={r.batch_size}" if multi_bs else "")].append(r)
         for label, rs in by_variant.items():
-            info = rs[0].get("model_info") or {}
-            timed = [r["domains"].get("source") or r["domains"].get("data") for r in rs]
-            source = _mean([primary_value(t, primary) for t in timed])
-            target = _mean([primary_value(r["domains"].get("target"), primary) for r in rs])
-            scaling = rs[0].get("scaling") or {}
-            keep = scaling.get("keep_experts")
-            experts = (len(next(iter(keep.values()))) if keep else  # pruned: experts kept per layer
-                       max(info["experts_per_layer"]) if info.get("experts_per_layer") else 1)  # no MoE: dense
+            timed = [r.timed for r in rs]
+            source = _mean([r.primary("source" if "source" in r.domains else "data", primary) for r in rs])
+            target = _mean([r.primary("target", primary) for r in rs])
+            first = rs[0]
             board.rows.append(Row(
-                label=label, experts=experts, top_k=scaling.get("top_k") or info.get("top_k"),
-                active_params=info.get("active_params_per_token"), source=source, target=target,
-                drop=None if source is None or target is None else source - target,
-                p50_ms=_mean([t["latency"]["sample_ms"]["p50"] for t in timed]),
-                p90_ms=_mean([t["latency"]["sample_ms"]["p90"] for t in timed]),
-                throughput=_mean([t["latency"]["throughput_samples_per_s"] for t in timed]),
-                seeds=len({r["seed"] for r in rs}),
+                label=label, experts=first.experts, top_k=first.top_k, active_params=first.active_params,
+                source=source, target=target, drop=None if source is None or target is None else source - target,
+                p50_ms=_mean([t.p50_ms for t in timed]), p90_ms=_mean([t.p90_ms for t in timed]),
+                throughput=_mean([t.throughput for t in timed]), seeds=len({r.seed for r in rs}),
             ))
         sign = 1.0 if board.higher_is_better else -1.0
         _mark_pareto(board.rows, sign)

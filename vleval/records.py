@@ -1,17 +1,16 @@
-"""Result records: built per cell, validated against ``result.schema.json``, appended atomically to JSON Lines."""
+"""Results files (JSON Lines, one record per line): the one read layer, validation, and the append-only store."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from vleval import schema
-
-SCHEMA_VERSION = "1.0"
+from vleval.record import SCHEMA_VERSION, Record  # noqa: F401  (SCHEMA_VERSION re-exported)
 
 
 class ResultsFileError(ValueError):
@@ -19,7 +18,7 @@ class ResultsFileError(ValueError):
 
 
 def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, record)`` for each line of a JSON Lines file."""
+    """``(line number, raw JSON record)`` for each line of a results file."""
     path = Path(path)
     try:
         lines = path.read_text().splitlines()
@@ -48,30 +47,59 @@ def validation_errors(paths: Iterable[str | Path]) -> list[str]:
     return problems
 
 
+def load(paths: Iterable[str | Path], validate: bool = True) -> list[Record]:
+    """Typed records from results files; with ``validate``, refuse files that do not match the schema."""
+    paths = list(paths)
+    if validate:
+        problems = validation_errors(paths)
+        if problems:
+            raise ResultsFileError("not valid results (see `vleval validate`):\n  " + "\n  ".join(problems[:10]))
+    return [Record.from_json(raw) for path in paths for _, raw in read_records(path)]
+
+
 class ResultStore:
-    """One JSON Lines file. Each append rewrites it through a temporary file and ``os.replace``, so a process
-    killed at any moment leaves either the old file or the old file plus one whole record."""
+    """One append-only JSON Lines file. Each record is one ``write`` of a whole line, flushed and fsynced, so a
+    process killed mid-write leaves at most a torn last line; :meth:`open` moves such a line to a quarantine file
+    next to the results (``<name>.torn-<time>.jsonl``) before anything is appended, and reports it."""
 
     def __init__(self, path: Path):
-        self.path = path
+        self.path = Path(path)
+        self.quarantined: Path | None = None
+
+    def open(self) -> ResultStore:
+        """Repair a torn last line left by a killed run (moved to a quarantine file, never dropped)."""
+        if not self.path.exists():
+            return self
+        data = self.path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return self
+        cut = data.rfind(b"\n") + 1
+        stamp = f"{datetime.now():%Y%m%dT%H%M%S%f}"
+        quarantine = self.path.with_name(f"{self.path.stem}.torn-{stamp}{self.path.suffix}")
+        with open(quarantine, "wb") as handle:
+            handle.write(data[cut:])
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.truncate(self.path, cut)
+        self.quarantined = quarantine
+        return self
 
     def completed_keys(self) -> set[str]:
         if not self.path.exists():
             return set()
         return {r["cell_key"] for _, r in read_records(self.path) if r.get("status") in ("ok", "skipped")}
 
-    def append(self, record: dict[str, Any]) -> None:
-        schema.check("result", record, f"record for cell {record.get('cell', {}).get('label')!r}")
-        line = json.dumps(record, sort_keys=True, allow_nan=False) + "\n"
+    def append(self, record: Record) -> None:
+        """Validate and append one record (O(1): the file is never rewritten)."""
+        data = record.to_json()
+        schema.check("result", data, f"record for cell {record.label!r}")
+        line = (json.dumps(data, sort_keys=True, allow_nan=False) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        old = self.path.read_bytes() if self.path.exists() else b""
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(old + line.encode())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            written = os.write(fd, line)
+            while written < len(line):  # short writes are rare but legal
+                written += os.write(fd, line[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,1 +1,4 @@
-"""First-party dataset plugins for vleval: ``karpathy`` and ``mmbench`` loaders and an offline mini corpus."""
+"""First-party dataset plugins for vleval: the ``karpathy`` (Karpathy-split JSON) and ``mmbench`` (TSV) loaders.
+
+They read the real files and the offline corpus :mod:`vleval_corpus` generates in the same formats.
+"""

@@ -13,7 +13,3 @@ class DatasetFileNotFoundError(DatasetFormatError, FileNotFoundError):
 
 class ImageDecodeError(DatasetFormatError):
     """An image referenced by a dataset could not be decoded."""
-
-
-class CorpusError(ValueError):
-    """The offline corpus directory is unusable (e.g. it holds another seed or unrelated files)."""

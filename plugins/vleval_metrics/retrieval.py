@@ -18,9 +18,7 @@ class RetrievalRecall(Metric):
         sim, owner = np.asarray(outputs.similarity), np.asarray(outputs.text_image)
         n_images, n_texts = sim.shape
         # image -> text: rank of the image's best caption (ties: lower caption index first, as a stable sort)
-        masked = np.where(owner[None, :] == np.arange(n_images)[:, None], sim, -np.inf)
-        best = masked.argmax(axis=1)
-        i2t_rank = _stable_rank(sim, best)
+        i2t_rank = _stable_rank(sim, _best_caption(sim, owner))
         # text -> image: rank of the caption's own image
         t2i_rank = _stable_rank(sim.T, owner)
         out = {}
@@ -31,9 +29,21 @@ class RetrievalRecall(Metric):
         return out
 
 
+def _best_caption(sim: np.ndarray, owner: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Per image row, the column of its highest-scoring own caption (first on ties), in row chunks: the extra
+    memory is a ``chunk x texts`` block, not a masked copy of the whole matrix."""
+    best = np.empty(sim.shape[0], dtype=np.int64)
+    for start in range(0, sim.shape[0], chunk):
+        rows = sim[start:start + chunk]
+        mine = owner[None, :] == np.arange(start, start + len(rows))[:, None]
+        best[start:start + len(rows)] = np.where(mine, rows, -np.inf).argmax(axis=1)
+    return best
+
+
 def _stable_rank(scores: np.ndarray, target: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """0-based position of column ``target[r]`` in row ``r`` sorted by descending score, ties by column index
-    (what a stable argsort gives), counted in row chunks instead of sorting the whole matrix."""
+    (what a stable argsort gives), counted in row chunks instead of sorting the whole matrix (extra memory: a few
+    ``chunk x columns`` blocks, whatever the matrix size)."""
     ranks = np.empty(len(target), dtype=np.int64)
     columns = np.arange(scores.shape[1])
     for start in range(0, len(target), chunk):

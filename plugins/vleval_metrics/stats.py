@@ -40,5 +40,6 @@ def percent_with_ci(hits: Sequence[float], clusters: Sequence[int] | None = None
     stderr = 100.0 * mean_stderr(list(hits)) if n > 1 else None
     centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
     half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-    return MetricValue(value=100.0 * p, ci_low=100.0 * max(0.0, centre - half), ci_high=100.0 * min(1.0, centre + half),
-                       stderr=stderr)
+    low = 0.0 if p == 0 else 100.0 * max(0.0, centre - half)  # the Wilson bound is exactly 0 / 100 there;
+    high = 100.0 if p == 1 else 100.0 * min(1.0, centre + half)  # floating point would give 99.99999999999999
+    return MetricValue(value=100.0 * p, ci_low=low, ci_high=high, stderr=stderr)

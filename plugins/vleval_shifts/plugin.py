@@ -1,4 +1,4 @@
-"""Shift plugins: Flickr30K -> MSCOCO on local data, two offline corpus shifts, and a user-defined pair."""
+"""Shift plugins: Flickr30K -> MSCOCO on local data and a user-defined pair (offline shifts: ``vleval_corpus``)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ VLEVAL_API_VERSION = "1"
 _SHIFTS = (
     ("Flickr30kToMSCOCO", "flickr30k->mscoco",
      "Image-text retrieval shift from Flickr30K to MSCOCO (Karpathy splits, local files)"),
-    ("MiniFlickrToMiniCOCO", "mini-flickr30k->mini-mscoco",
-     "Offline retrieval shift: generated Flickr-style to COCO-style scenes and captions (Karpathy JSON)"),
-    ("MiniNaturalToSynthetic", "mini-natural->synthetic",
-     "Offline MMBench-style shift: the same questions on natural vs clean synthetic renders"),
     ("PairShift", "pair", "A user-defined shift: source and target are any registered datasets with their arguments"),
 )
 

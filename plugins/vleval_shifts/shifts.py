@@ -1,15 +1,15 @@
-"""Distribution shifts over the ``karpathy`` and ``mmbench`` datasets: real data on disk, or the offline corpus."""
+"""Distribution shifts over registered datasets: Flickr30K -> MSCOCO on local files, and a user-defined pair.
+
+The offline corpus shifts (``mini-flickr30k->mini-mscoco``, ``mini-natural->synthetic``) live in :mod:`vleval_corpus`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vleval.api import DatasetSpec, Shift
-
-if TYPE_CHECKING:
-    from vleval_datasets.corpus import CorpusPaths
 
 KARPATHY_URL = "https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip"
 
@@ -78,63 +78,6 @@ class Flickr30kToMSCOCO(Shift):
 
     def calibration(self) -> DatasetSpec:
         return self._spec(self.flickr30k_annotations, self.flickr30k_images, "val")
-
-
-class _CorpusShift(Shift):
-    """A shift over the offline corpus of :mod:`vleval_datasets.corpus`, generated on first use."""
-
-    def __init__(self, seed: int = 0, cache_dir: str | Path | None = None) -> None:
-        self.seed = int(seed)
-        self.cache_dir = cache_dir
-        self._corpus: CorpusPaths | None = None
-
-    @property
-    def corpus(self) -> CorpusPaths:
-        """The corpus paths (generating the corpus into the cache if needed)."""
-        if self._corpus is None:
-            from vleval_datasets.corpus import default_corpus_dir, ensure_corpus
-
-            self._corpus = ensure_corpus(default_corpus_dir(self.seed, self.cache_dir), seed=self.seed)
-        return self._corpus
-
-
-class MiniFlickrToMiniCOCO(_CorpusShift):
-    """Retrieval on the offline mini-flickr30k (source) vs mini-mscoco (target) test splits."""
-
-    name = "mini-flickr30k->mini-mscoco"
-    version = "1.0.0"
-    description = "Offline retrieval shift: generated Flickr-style to COCO-style scenes and captions (Karpathy JSON)"
-
-    def _spec(self, coco: bool, split: str) -> DatasetSpec:
-        c = self.corpus
-        annotations, images = (c.coco_annotations, c.coco_images) if coco else (c.flickr_annotations, c.flickr_images)
-        return DatasetSpec("karpathy", {"annotations": str(annotations), "images": str(images), "split": split})
-
-    def source(self) -> DatasetSpec:
-        return self._spec(False, "test")
-
-    def target(self) -> DatasetSpec:
-        return self._spec(True, "test")
-
-    def calibration(self) -> DatasetSpec:
-        return self._spec(False, "val")
-
-
-class MiniNaturalToSynthetic(_CorpusShift):
-    """Multiple choice on the offline mini-MMBench: natural renders (source) vs flat synthetic renders (target)."""
-
-    name = "mini-natural->synthetic"
-    version = "1.0.0"
-    description = "Offline MMBench-style shift: the same questions on natural vs clean synthetic renders"
-
-    def source(self) -> DatasetSpec:
-        return DatasetSpec("mmbench", {"path": str(self.corpus.mmbench_natural)})
-
-    def target(self) -> DatasetSpec:
-        return DatasetSpec("mmbench", {"path": str(self.corpus.mmbench_synthetic)})
-
-    def calibration(self) -> DatasetSpec:
-        return DatasetSpec("mmbench", {"path": str(self.corpus.mmbench_natural_val)})
 
 
 def _as_spec(shift: str, arg: str, value: Any) -> DatasetSpec:

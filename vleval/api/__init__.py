@@ -6,7 +6,7 @@
 - task types, items and outputs: :class:`Task`, :class:`RetrievalItem`, :class:`MCItem`, :class:`CaptionItem`,
   :class:`Prompt`, :class:`RetrievalOutputs`, :class:`MCOutputs`, :class:`CaptionOutputs`, :class:`DatasetSpec`;
 - shared prompting and answer extraction: :func:`mc_prompt`, :data:`CAPTION_PROMPT`, :func:`extract_choice`;
-- latency phase marking: :func:`phase`;
+- latency phase marking: :func:`phase`, and :func:`measuring` (is the core timing this call?);
 - guarded file access: :func:`safe_join`, :func:`open_image`, :func:`hash_files`, :class:`UnsafeInputError`.
 
 Plugins import nothing else from vleval (a test enforces it for the first-party plugins).
@@ -54,6 +54,7 @@ _WHERE = {
     "hookimpl": "vleval.hookspecs",
     "mc_prompt": "vleval.api.prompts",
     "open_image": "vleval.api.files",
+    "measuring": "vleval.api.phases",
     "phase": "vleval.api.phases",
     "safe_join": "vleval.api.files",
 }
@@ -80,7 +81,7 @@ if TYPE_CHECKING:
     from vleval.api.items import CaptionItem, MCItem, Prompt, RetrievalItem
     from vleval.api.metric import CaptionOutputs, MCOutputs, Metric, MetricValue, RetrievalOutputs, TaskOutputs
     from vleval.api.model import IMAGE, TEXT, Capability, LayerRouting, Model, ModelInfo, RoutingTrace
-    from vleval.api.phases import phase
+    from vleval.api.phases import measuring, phase
     from vleval.api.prompts import CAPTION_PROMPT, MC_INSTRUCTION, extract_choice, mc_prompt
     from vleval.api.shift import DatasetSpec, Shift
     from vleval.api.textlm import TextLM

@@ -28,7 +28,7 @@ class Dataset(Sequence):
 
     ``id`` names the data (e.g. ``"karpathy:flickr30k/test"``); ``content_hash()`` is a hex digest of the bytes the
     items come from (annotation files and images), so two results are comparable only if their hashes match.
-    Decode images lazily in ``__getitem__`` with :func:`vleval.safeio.open_image`.
+    Decode images lazily in ``__getitem__`` with :func:`vleval.api.open_image`.
     """
 
     task: Task

@@ -27,13 +27,24 @@ class RetrievalOutputs:
 
 @dataclass
 class MCOutputs:
-    """One predicted option letter (``None`` if none could be extracted) per item."""
+    """Per item: the predicted option letter (``None`` if none could be extracted), the ground truth from the
+    dataset and what a metric needs to score on its own.
+
+    ``raw_answers[i]`` is the text the model generated (``None`` when it scored the options instead, so that
+    ``predictions[i]`` is its highest-scoring option); ``predictions`` of generated answers hold the core's
+    default (strict) extraction, and a metric may extract again under its own rules. ``indices`` follow MMBench:
+    the circular rotations of one question share ``index % 1_000_000``, and rotation 0 has ``index < 1_000_000``.
+    Empty lists mean "not provided" (outputs built by older plugins).
+    """
 
     predictions: list[str | None]
     answers: list[str]
     indices: list[int]
     categories: list[str] = field(default_factory=list)
     num_options: list[int] = field(default_factory=list)
+    raw_answers: list[str | None] = field(default_factory=list)
+    options: list[dict[str, str]] = field(default_factory=list)
+    l2_categories: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -35,6 +35,11 @@ def phase(name: str, tokens: int = 0) -> Iterator[None]:
         yield
 
 
+def measuring() -> bool:
+    """Whether the core is timing the current call (a model may then skip caches that would shortcut the work)."""
+    return _active.get() is not None
+
+
 @contextlib.contextmanager
 def activate(sink: PhaseSink | None) -> Iterator[Any]:
     """Route :func:`phase` calls to ``sink`` (``None``: ignore them) for the duration of the block (core use)."""

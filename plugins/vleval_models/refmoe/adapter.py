@@ -24,7 +24,8 @@ assert (M.TEXT, M.IMAGE) == (TEXT, IMAGE)
 #: The packaged weights: ``refmoe-e{E}.safetensors``, ``refmoe-tokenizer.json``, ``manifest.json``.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 TOKENIZER_FILE = "refmoe-tokenizer.json"
-TRAIN_COMMAND = "python -m vleval_models.refmoe.train"
+#: How the weights are made: a development tool of the source checkout (not installed with the package).
+TRAIN_COMMAND = "python tools/train_refmoe.py"
 IMAGE_MEAN, IMAGE_STD = 0.5, 0.5
 
 
@@ -95,7 +96,7 @@ class RefMoE(Model):
                 if self.weights_dir.is_dir() else []
             raise FileNotFoundError(
                 f"RefMoE weights for experts={self.experts} not found: {path} (present: {found or 'none'}). "
-                f"Train the family with `{TRAIN_COMMAND} --out {self.weights_dir}` "
+                f"Train the family from a source checkout with `{TRAIN_COMMAND} --out {self.weights_dir}` "
                 f"(add `--experts {self.experts}` for this variant only), or pass weights_dir= a folder holding them."
             )
         self.net, self.metadata = M.load_model(path, device=self.device)

@@ -1,16 +1,17 @@
 """Routing-capture overhead: median forward time with and without capture on a tiny-but-not-trivial MoE.
 
-    python -m vleval_models.hf.bench_capture [--arch qwen3_moe] [--path CKPT] [--batch 1] [--seq 128] [--reps 40]
+    python tools/bench_hf_capture.py [--arch qwen3_moe] [--path CKPT] [--batch 1] [--seq 128] [--reps 40]
 
 Without ``--path`` it builds a random ``bench``-scale checkpoint (8 layers, hidden 256, 16 experts, top-4) in a
-temporary directory. Whole public calls are timed (so the copy of the routing to the trace is included), alternating
-capture on and off so that drift affects both equally.
+temporary directory with the test fixtures' builders (``tests/fixtures/tiny_hf``). Whole public calls are timed (so
+the copy of the routing to the trace is included), alternating capture on and off so that drift affects both equally.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 
 def _sync(device: str) -> None:
@@ -84,11 +87,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from vleval_models.hf import tiny
+    sys.path.insert(0, str(TESTS))
+    from fixtures import tiny_hf
+
     from vleval_models.hf.model import HFModel
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.path or str(tiny.build(args.arch, Path(tmp) / args.arch, scale="bench"))
+        path = args.path or str(tiny_hf.build(args.arch, Path(tmp) / args.arch, scale="bench"))
         model = HFModel(path=path, dtype=args.dtype, device=args.device)
         info = model.info()
         print(f"model {info.architecture}: {info.total_params / 1e6:.1f}M params, {len(info.moe_layers)} MoE layers x "

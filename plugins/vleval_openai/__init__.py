@@ -1,0 +1,1 @@
+"""vleval model plugin for OpenAI-compatible chat-completions servers (vLLM, SGLang, LMDeploy, TGI...)."""
