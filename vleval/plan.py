@@ -74,7 +74,7 @@ class Cell:
     scaling: Scaling
     label: str
     evaluation: Evaluation
-    metrics: list[str] | None  # as the benchmark lists them; None: the task's defaults (see vleval.tasks)
+    metrics: list[Any] | None  # as the benchmark lists them (names or {name, args}); None: the task's defaults
     seed: int
     batch_size: int
     limit: int | None

@@ -48,13 +48,20 @@ class PluginRef:
     distribution: str
     plugin: str | None = None
     fingerprint: str | None = None
+    args: dict[str, Any] | None = None  # metrics: the arguments given in the benchmark (omitted when none)
+    settings: dict[str, Any] | None = None  # metrics: their describe() (mode, tokenizer, unavailable parts)
 
     def to_json(self) -> dict[str, Any]:
-        return _drop_none(asdict(self))
+        out = _drop_none(asdict(self))
+        for key in ("args", "settings"):
+            if not out.get(key):
+                out.pop(key, None)
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PluginRef:
-        return cls(**{k: data.get(k) for k in ("name", "version", "distribution", "plugin", "fingerprint")})
+        keys = ("name", "version", "distribution", "plugin", "fingerprint", "args", "settings")
+        return cls(**{k: data.get(k) for k in keys})
 
 
 @dataclass

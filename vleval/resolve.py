@@ -16,7 +16,14 @@ from vleval.config import ConfigError
 from vleval.plan import Cell, Evaluation, Plan
 from vleval.plugins import PluginError, Registry
 from vleval.prepared import Budget, PreparedData
-from vleval.record import PluginRef, PrimaryMetric
+from vleval.record import PluginRef, PrimaryMetric, jsonable
+
+
+def metric_entry(entry: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(name, args)`` of a benchmark's ``metrics`` entry: ``"name"`` or ``{ name = ..., args = {...} }``."""
+    if isinstance(entry, str):
+        return entry, {}
+    return entry["name"], dict(entry.get("args") or {})
 
 
 def _key(*parts: Any) -> str:
@@ -51,7 +58,7 @@ class Resolver:
     # -- names and arguments, before any work
     def preflight(self, plan: Plan) -> None:
         """Fail before any work if the benchmark names a plugin that is not installed (or is ambiguous), or gives a
-        model, dataset or shift arguments its factory does not take."""
+        model, dataset, shift or metric arguments its factory does not take (metric argument values too)."""
         bench, name = plan.benchmark, plan.name
 
         def check(kind: str, where: str, plugin: str, args: dict[str, Any]) -> None:
@@ -67,7 +74,12 @@ class Resolver:
             for i, ref in enumerate(bench.get(key, [])):
                 check(kind, f"{key}[{i}]", ref["name"], ref.get("args", {}))
         for i, metric in enumerate(bench.get("metrics") or []):
-            check("metric", f"metrics[{i}]", metric, {})
+            metric_name, args = metric_entry(metric)
+            check("metric", f"metrics[{i}]", metric_name, args)
+            try:  # metrics are cheap to create: a bad argument value is refused here, not in every cell
+                self.metric(metric)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"benchmarks.{name}.metrics[{i}] ({metric_name}): {exc}") from None
 
     # -- instances
     def model(self, cell: Cell) -> Model:
@@ -149,13 +161,20 @@ class Resolver:
                          reg.fingerprint(fingerprint) if fingerprint is not None else None)
 
     # -- metrics
-    def metric(self, name: str) -> ResolvedMetric:
-        if name not in self._metrics:
-            self._metrics[name] = ResolvedMetric(name, self.registry.create("metric", name),
-                                                 self.plugin_ref("metric", name))
-        return self._metrics[name]
+    def metric(self, entry: str | dict[str, Any]) -> ResolvedMetric:
+        """The metric of one benchmark entry: a name, or ``{name, args}``; one instance per distinct entry."""
+        name, args = metric_entry(entry)
+        key = _key(name, args)
+        if key not in self._metrics:
+            metric = self.registry.create("metric", name, args)
+            ref = self.plugin_ref("metric", name)
+            ref.args = args or None
+            describe = getattr(metric, "describe", None)
+            ref.settings = jsonable(describe()) if callable(describe) else None
+            self._metrics[key] = ResolvedMetric(name, metric, ref)
+        return self._metrics[key]
 
-    def metrics(self, listed: list[str] | None, task: Task, defaults: tuple[str, ...]) -> list[ResolvedMetric]:
+    def metrics(self, listed: list[Any] | None, task: Task, defaults: tuple[str, ...]) -> list[ResolvedMetric]:
         """The cell's metrics, the first being the primary one; never in plugin discovery order.
 
         Listed by the benchmark: those that apply to ``task``, in the benchmark's order. Otherwise every registered

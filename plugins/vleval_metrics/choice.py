@@ -71,6 +71,9 @@ class Accuracy(Metric):
     def __init__(self, extraction: str = "vlmevalkit"):
         self.extraction = _check_mode(extraction)
 
+    def describe(self) -> dict[str, str]:
+        return {"extraction": self.extraction}
+
     def compute(self, outputs: MCOutputs) -> dict[str, MetricValue]:
         letters, failures = extracted_letters(outputs, self.extraction)
         hits = [float(p is not None and p == a) for p, a in zip(letters, outputs.answers, strict=True)]
@@ -93,6 +96,9 @@ class CircularAccuracy(Metric):
 
     def __init__(self, extraction: str = "vlmevalkit"):
         self.extraction = _check_mode(extraction)
+
+    def describe(self) -> dict[str, str]:
+        return {"extraction": self.extraction}
 
     def compute(self, outputs: MCOutputs) -> dict[str, MetricValue]:
         letters, failures = extracted_letters(outputs, self.extraction)

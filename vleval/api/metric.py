@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -66,3 +67,7 @@ class Metric:
 
     def compute(self, outputs: TaskOutputs) -> dict[str, MetricValue]:
         raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """Settings worth recording beside the values (a mode, a tokenizer, parts unavailable and why); JSON types."""
+        return {}
