@@ -204,7 +204,8 @@ def test_guide_excerpts_are_verbatim_copies_of_the_example_plugin():
 
 
 def test_guide_benchmarks_toml_is_valid(example, tmp_path):
-    from vleval.config import expand, load_file, select
+    from vleval.config import load_file, select
+    from vleval.plan import expand
     from vleval.plugins import LoadPolicy, Registry
 
     (body,) = [body for path, body in guide_blocks() if path == "benchmarks.toml"]

@@ -11,7 +11,7 @@ from conftest import explicit_registry, toy_benchmark
 
 from vleval import hookimpl
 from vleval.api import MetricValue, Task
-from vleval.config import expand
+from vleval.plan import expand
 from vleval.record import PrimaryMetric
 from vleval.records import read_records
 from vleval.runner import run_benchmark

@@ -52,13 +52,6 @@ def validate_benchmark(name: str, bench: dict[str, Any], where: str = "benchmark
         raise ConfigError(str(exc)) from None
 
 
-def expand(name: str, bench: dict[str, Any]) -> list[Any]:
-    """The cells of a benchmark (see :func:`vleval.plan.expand`)."""
-    from vleval.plan import expand as expand_cells
-
-    return expand_cells(name, bench)
-
-
 def parse_kv(text: str | None, what: str) -> dict[str, Any]:
     """``"a=1,b=x,c=true"`` → ``{"a": 1, "b": "x", "c": True}`` (values parsed as TOML where they can be)."""
     out: dict[str, Any] = {}

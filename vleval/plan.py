@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from vleval.api.shift import DatasetSpec
+from vleval.config import validate_benchmark
 
 DEFAULT_LATENCY = {"warmup": 2, "repetitions": 1}
 DEFAULT_CALIBRATION_LIMIT = 128
@@ -136,7 +137,5 @@ def plan(name: str, bench: dict[str, Any], validated: bool = False) -> Plan:
     """Validate benchmark ``name`` (unless ``validated``: :func:`vleval.config.load_file` already checked the whole
     file) and expand it into cells."""
     if not validated:
-        from vleval.config import validate_benchmark
-
         validate_benchmark(name, bench)
     return Plan(name, bench, expand(name, bench))
