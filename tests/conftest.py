@@ -62,3 +62,24 @@ def toy_benchmark(**overrides):
     }
     bench.update(overrides)
     return bench
+
+
+TOY_CLI_BENCH = """
+[benchmarks.toy]
+models = [{ name = "toy-moe", args = { delay = 0.25 }, sweep = { experts = [2, 3, 4, 5] } }]
+shifts = [{ name = "toy-noise", args = { n = 8 } }]
+batch_sizes = [4]
+latency = { warmup = 0, repetitions = 1 }
+"""
+
+
+@pytest.fixture
+def toy_cli(tmp_path):
+    """``(argv of `vleval run` on a 4-cell toy benchmark, env, results file)``, the toy plugins installed through
+    a generated entry point; each cell takes about half a second."""
+    make_distribution(tmp_path / "site", "toy-dist", {"toy": "toy_plugins"}, {})
+    (tmp_path / "benchmarks.toml").write_text(TOY_CLI_BENCH)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(TESTS)])}
+    argv = [sys.executable, "-m", "vleval.cli", "run", "-c", str(tmp_path / "benchmarks.toml"),
+            "-o", str(tmp_path / "results")]
+    return argv, env, tmp_path / "results" / "toy.jsonl"

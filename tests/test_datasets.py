@@ -101,7 +101,7 @@ def test_karpathy_reads_flickr_layout(tmp_path: Path) -> None:
         data[2]
     assert [x.id for x in data] == ["1000092795.jpg", "1000268201.jpg"]
     assert data.describe() == {"annotations": str(annotations), "images": str(images), "dataset": "flickr30k",
-                               "split": "test", "size": 2, "captions_per_image": 5}
+                               "split": "test", "size": 2, "captions_per_image": 5, "captions": 10}
     assert len(KarpathyDataset(annotations, images, split="train")) == 1
 
 

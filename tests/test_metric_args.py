@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import toy_benchmark
+
 from vleval.config import ConfigError
 from vleval.runner import run_benchmark
 

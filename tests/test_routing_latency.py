@@ -92,3 +92,20 @@ def test_cuda_latency_uses_events_and_counts_gpu_work():
     one, eight = recorder.batch_ns
     assert eight > 2 * one > 0  # events time the queued GPU work, not just the (asynchronous) launches
     assert out["peak_memory_mib"] >= 2048 * 2048 * 4 / 2**20
+
+
+def test_latency_intervals_and_pass_variation_from_known_timings():
+    recorder = LatencyRecorder()
+    # two passes of 4 batches of 2 samples: pass 1 at 1 ms/sample, pass 2 at 3 ms/sample (set, not measured)
+    recorder.batch_ns = [2_000_000] * 4 + [6_000_000] * 4
+    recorder.batch_sizes = [2] * 8
+    recorder.pass_ends = [4, 8]
+    summary = recorder.summary()
+    passes = summary["passes"]
+    assert passes["count"] == 2 and passes["mean_sample_ms"] == [1.0, 3.0]
+    assert passes["cv"] == pytest.approx(np.std([1.0, 3.0], ddof=1) / 2.0)
+    low, high = summary["sample_ms_ci"]["p50"]
+    assert 1.0 <= low <= summary["sample_ms"]["p50"] <= high <= 3.0
+    single = LatencyRecorder()
+    single.batch_ns, single.batch_sizes = [1_000_000], [1]
+    assert single.summary()["sample_ms_ci"]["p50"] is None and single.summary()["passes"]["cv"] is None

@@ -236,7 +236,7 @@ def test_benchmark_schema_is_checked_once_per_cli_run(tmp_path, monkeypatch, toy
     real = schema.check
     monkeypatch.setattr(schema, "check", lambda name, *a: (checks.append(name), real(name, *a))[1])
     monkeypatch.setattr(Registry, "discover", classmethod(lambda cls, *a, **k: toy_registry))
-    assert cli.main(["run", "-c", str(tmp_path / "b.toml"), "-o", str(tmp_path / "out")]) == 0
+    assert cli.main(["run", "-c", str(tmp_path / "b.toml"), "-o", str(tmp_path / "out"), "--in-process"]) == 0
     assert checks.count("benchmark") == 1 and checks.count("result") == 1
 
 

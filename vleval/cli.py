@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, ConfigError | PluginError | NotComparable | ResultsFileError):
             print(f"vleval: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        if isinstance(exc, OSError):  # the environment (permissions, full disk, ...), not a bug: no traceback
+            print(f"vleval: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         raise
 
 
@@ -37,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vleval", description="Evaluate Mixture-of-Experts vision-language models: accuracy vs latency as "
         "experts scale, routing specialization, and how both change under data shifts.")
+    from vleval import __version__
+
+    parser.add_argument("--version", action="version", version=f"vleval {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run a benchmark from benchmarks.toml (default: the file's default), or an "
@@ -45,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-c", "--config", default="benchmarks.toml", help="benchmarks file (default: %(default)s)")
     run.add_argument("-o", "--output", default="results", help="directory for <benchmark>.jsonl (default: %(default)s)")
     run.add_argument("--resume", action="store_true", help="skip cells already complete in the results file")
+    run.add_argument("--repair", action="store_true", help="with --resume: move bad lines of the results file to "
+                     "a quarantine file next to it (default: refuse and change nothing)")
+    run.add_argument("--in-process", action="store_true", help="run cells in this process (e.g. under a debugger): "
+                     "no cell_timeout_s, and a crashing plugin ends the run (default: a worker process)")
     adhoc = run.add_argument_group("ad-hoc run (no config file needed)")
     adhoc.add_argument("--model", help="model plugin name")
     adhoc.add_argument("--model-args", help="k=v,... passed to the model factory")
@@ -63,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list installed plugins (and broken ones)")
     plugins.add_argument("--json", action="store_true")
+    plugins.add_argument("-v", "--verbose", action="store_true",
+                         help="also show each factory's arguments and defaults (imports every factory)")
     plugins.set_defaults(handler=cmd_plugins)
 
     board = sub.add_parser("leaderboard", help="rank results files")
@@ -75,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check results files against result.schema.json")
     validate.add_argument("files", nargs="+")
     validate.set_defaults(handler=cmd_validate)
+
+    compare = sub.add_parser("compare", help="compare two variants item by item (paired intervals, named tests), or "
+                             "one variant's target with its source (--drop)")
+    compare.add_argument("results", nargs="+", help="results file(s) holding both records")
+    compare.add_argument("-a", required=True, help="variant label (e.g. 'refmoe(experts=4)') or cell-key prefix")
+    compare.add_argument("-b", help="the other variant; omit to compare -a's target with its source")
+    compare.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    compare.add_argument("--alpha", type=float, default=0.05)
+    compare.set_defaults(handler=cmd_compare)
     return parser
 
 
@@ -91,6 +112,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     registry = Registry.discover()
     rows = [{"kind": r.kind, "name": r.name, "version": r.version, "distribution": r.distribution,
              "plugin": r.plugin, "description": r.description} for r in registry.all()]
+    if args.verbose:
+        for row, reg in zip(rows, registry.all(), strict=True):
+            row["arguments"] = factory_arguments(reg)
     conflicts = [{"kind": kind, "name": name, "registered_by": [f"{r.distribution} ({r.plugin})" for r in regs]}
                  for (kind, name), regs in registry.conflicts.items()]
     broken = [{"plugin": b.plugin, "distribution": b.distribution, "error": b.error} for b in registry.broken]
@@ -102,10 +126,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         from rich.table import Table
 
         table = Table(title="vleval plugins")
-        for column in ("kind", "name", "version", "distribution", "description"):
+        for column in ("kind", "name", "version", "distribution", "description", *(["arguments"] * args.verbose)):
             table.add_column(column)
         for row in rows:
-            table.add_row(row["kind"], row["name"], row["version"], row["distribution"], row["description"])
+            shown = [format_arguments(row["arguments"])] if args.verbose else []
+            table.add_row(row["kind"], row["name"], row["version"], row["distribution"], row["description"], *shown)
         for row in broken:
             table.add_row("[red]broken[/]", row["plugin"], "", row["distribution"], f"[red]{row['error']}[/]")
         for row in conflicts:
@@ -113,6 +138,38 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                           "[red]duplicate name: unusable until one is uninstalled[/]")
         wide_console().print(table)
     return EXIT_FAILED_CELLS if broken or conflicts else EXIT_OK
+
+
+def factory_arguments(reg: Any) -> list[dict[str, Any]] | str:
+    """A registration's factory arguments, ``[{"name", "default"?}]`` (no ``default``: required), read from the
+    signature of the factory its lazy loader imports; an error string when it cannot be imported or inspected."""
+    import inspect
+    import json
+
+    from vleval.plugins import PluginError
+
+    try:
+        parameters = inspect.signature(reg.load()).parameters.values()
+    except (PluginError, TypeError, ValueError) as exc:
+        return f"unavailable: {exc}"
+    out: list[dict[str, Any]] = []
+    for p in parameters:
+        prefix = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+        entry: dict[str, Any] = {"name": prefix + p.name}
+        if p.default is not p.empty:
+            try:
+                entry["default"] = json.loads(json.dumps(p.default))
+            except (TypeError, ValueError):
+                entry["default"] = repr(p.default)
+        out.append(entry)
+    return out
+
+
+def format_arguments(arguments: list[dict[str, Any]] | str) -> str:
+    """``name=default`` per argument (required ones bare), or the error string."""
+    if isinstance(arguments, str):
+        return arguments
+    return ", ".join(a["name"] + (f"={a['default']!r}" if "default" in a else "") for a in arguments) or "-"
 
 
 def _adhoc(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -161,7 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         (name, bench), validated = config.select(data, args.benchmark, args.config), True
     with RichProgress(console) as progress:
         summary = run_benchmark(name, bench, Path(args.output), resume=args.resume, progress=progress,
-                                validated=validated)
+                                validated=validated, repair=args.repair,
+                                isolate=not args.in_process)
     from vleval.console import print_report
 
     print_report(console, summary, time.perf_counter() - start)
@@ -169,10 +227,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from vleval import leaderboard
+    from vleval import item_results, leaderboard
     from vleval.records import load
 
-    boards = leaderboard.build(load(args.results), allow_mixed=args.allow_mixed)
+    records, homes = [], {}
+    for path in args.results:
+        for record in load([path]):
+            records.append(record)
+            homes[record.cell_key] = Path(path)
+    nothing = leaderboard.nothing_ranked(records)
+    if nothing:
+        print(f"vleval: {nothing}", file=sys.stderr)
+        return EXIT_FAILED_CELLS
+    boards = leaderboard.build(records, allow_mixed=args.allow_mixed, items=item_results.reader(homes))
     out = leaderboard.render(boards, args.format)
     if isinstance(out, str):
         print(out)
@@ -180,6 +247,19 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         console = wide_console()
         for table in out:
             console.print(table)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from vleval.compare import CompareError, compare_results, render
+    from vleval.item_results import SidecarError
+
+    try:
+        results = compare_results(args.results, args.a, args.b, resamples=args.resamples)
+    except (CompareError, SidecarError) as exc:
+        print(f"vleval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(render(results, args.alpha))
     return EXIT_OK
 
 

@@ -53,13 +53,20 @@ class RichProgress(RunnerProgress):
 
 def print_report(console: Console, run: RunSummary, seconds: float) -> None:
     """The leaderboard and both summaries over every record of the results file (resumed ones too)."""
+    from vleval import item_results
     from vleval.records import load
 
     records = load([run.path], validate=False) if run.path.exists() else run.results
     if run.quarantined:
         console.print(f"[yellow]a torn last line (a run killed mid-write) was moved to {run.quarantined}[/]")
+    if run.repaired:
+        console.print(f"[yellow]--repair: {run.repaired[1]} bad line(s) of {run.path} moved to {run.repaired[0]}[/]")
+    if run.moved_aside:
+        console.print(f"[yellow]the earlier results file was moved aside to {run.moved_aside} "
+                      "(use --resume to continue a run instead)[/]")
     try:
-        for table in leaderboard.render(leaderboard.build(records)):
+        items = item_results.reader({r.cell_key: run.path for r in records})
+        for table in leaderboard.render(leaderboard.build(records, items=items)):
             console.print(table)
     except leaderboard.NotComparable as exc:
         console.print(f"[yellow]{exc}[/]")

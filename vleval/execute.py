@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from vleval import __version__, routing
+from vleval import __version__, item_results, routing
 from vleval.api import TASK_CAPABILITIES, Dataset, DatasetSpec, Model, TaskOutputs
+from vleval.boundary import check_call
 from vleval.latency import LatencyRecorder
 from vleval.plan import Cell
 from vleval.prepared import PreparedData
@@ -92,8 +93,10 @@ def execute_cell(cell: Cell, key: str, resolver: Resolver, run_id: str, progress
 
 
 def run_pass(runner: TaskStrategy, data: PreparedData, recorder: LatencyRecorder | None = None,
-             collect: bool = False, advance: Callable[[int], None] = lambda n: None) -> TaskOutputs | None:
-    """One pass over the data; each batch's model call is timed if ``recorder`` is given."""
+             collect: bool = False, advance: Callable[[int], None] = lambda n: None,
+             plugin: str = "?") -> TaskOutputs | None:
+    """One pass over the data; each batch's model call is timed if ``recorder`` is given. Collected results are
+    checked against their batch (:mod:`vleval.boundary`; ``plugin`` names the model in errors), untimed."""
     results, items = [], []
     for batch in data.batches():
         if recorder is None:
@@ -102,6 +105,7 @@ def run_pass(runner: TaskStrategy, data: PreparedData, recorder: LatencyRecorder
             with recorder.measure(len(batch)):
                 result = runner.call(batch)
         if collect:
+            check_call(runner.mode, plugin, batch, result)
             results.append(result)
             items.extend(batch)
         advance(len(batch))
@@ -121,16 +125,20 @@ def measure_domain(cell: Cell, runner: TaskStrategy, dataset: Dataset, spec: Dat
             runner.call(batch)
     advance = progress.samples(data.size * (1 + cell.latency["repetitions"]), f"{domain}: {dataset.id}")
     with model.trace_routing() as trace:
-        outputs = run_pass(runner, data, collect=True, advance=advance)
+        outputs = run_pass(runner, data, collect=True, advance=advance, plugin=cell.model)
     for _ in range(cell.latency["repetitions"]):
         run_pass(runner, data, recorder, advance=advance)
+        recorder.end_pass()
     values = {m.name: {k: jsonable(asdict(v)) for k, v in m.metric.compute(outputs).items()} for m in metrics}
+    per_image = {k: v for m in metrics if callable(getattr(m.metric, "per_image", None))
+                 for k, v in m.metric.per_image().items()}
+    rows = item_results.rows(outputs, [item for batch in data.batches() for item in batch], per_image)
     latency = {**recorder.summary(), "timing_scope": TIMING_SCOPE}
     info = DatasetInfo(name=spec.name, args=jsonable(spec.args), id=dataset.id, size=data.size,
                        content_hash=resolver.content_hash(spec),
                        version=resolver.registry.get("dataset", spec.name).version,
                        details=jsonable(dataset.describe()))
-    return Domain(info, values, latency, routing.summarize(trace) if trace.events else None)
+    return Domain(info, values, latency, routing.summarize(trace) if trace.events else None, item_rows=rows)
 
 
 def calibrate(cell: Cell, runner: TaskStrategy, resolver: Resolver, progress: Progress) -> dict[int, list[int]]:

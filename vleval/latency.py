@@ -58,6 +58,7 @@ class LatencyRecorder:
     batch_sizes: list[int] = field(default_factory=list)
     phase_ns: dict[str, list[int]] = field(default_factory=dict)
     phase_tokens: dict[str, int] = field(default_factory=dict)
+    pass_ends: list[int] = field(default_factory=list)  # number of timed batches at the end of each timed pass
 
     def __post_init__(self) -> None:
         self._clock = _Clock(self.device)
@@ -83,6 +84,11 @@ class LatencyRecorder:
         self.phase_ns.setdefault(name, []).append(sink[0])
         self.phase_tokens[name] = self.phase_tokens.get(name, 0) + tokens
 
+    def end_pass(self) -> None:
+        """Mark the end of one timed pass over the data (for the pass-to-pass variation)."""
+        if self.batch_ns and (not self.pass_ends or self.pass_ends[-1] != len(self.batch_ns)):
+            self.pass_ends.append(len(self.batch_ns))
+
     def summary(self) -> dict[str, Any]:
         """Figures for the result record (milliseconds, samples/s, MiB)."""
         batch_ms = np.asarray(self.batch_ns, dtype=np.float64) / 1e6
@@ -94,6 +100,8 @@ class LatencyRecorder:
             "timed_batches": len(batch_ms),
             "timed_samples": int(sizes.sum()),
             "batch_ms": _percentiles(batch_ms),
+            "sample_ms_ci": _percentile_cis(batch_ms, sizes),
+            "passes": _pass_variation(batch_ms, sizes, self.pass_ends),
             "sample_ms": {**_percentiles(per_sample),
                           "mean": total_ms / int(sizes.sum()) if sizes.sum() else None},
             "throughput_samples_per_s": float(sizes.sum() / (total_ms / 1e3)) if total_ms > 0 else None,
@@ -116,6 +124,32 @@ class LatencyRecorder:
                     first = first + np.asarray(self.phase_ns["vision"], dtype=np.float64)
                 out["time_to_first_token_ms"] = _percentiles(first / 1e6)
         return out
+
+
+def _percentile_cis(batch_ms: np.ndarray, sizes: np.ndarray, resamples: int = 1000,
+                    seed: int = 0) -> dict[str, list[float] | None]:
+    """95 % bootstrap intervals of the per-sample p50/p90/p99, resampling timed batches (a batch's samples share
+    one timing, so the batch is the unit that varies)."""
+    if len(batch_ms) < 2:
+        return {"p50": None, "p90": None, "p99": None}
+    rng = np.random.default_rng(seed)
+    per = batch_ms / np.maximum(sizes, 1)
+    draws = np.empty((resamples, 3))
+    for r in range(resamples):
+        pick = rng.integers(0, len(per), len(per))
+        draws[r] = np.percentile(np.repeat(per[pick], sizes[pick]), [50, 90, 99])
+    low, high = np.percentile(draws, [2.5, 97.5], axis=0)
+    return {name: [float(lo), float(hi)] for name, lo, hi in zip(("p50", "p90", "p99"), low, high, strict=True)}
+
+
+def _pass_variation(batch_ms: np.ndarray, sizes: np.ndarray, ends: list[int]) -> dict[str, Any]:
+    """Per-pass mean ms/sample and their coefficient of variation (std / mean): a high value says the machine was
+    not steady while timing."""
+    bounds = [0, *ends] if ends and ends[-1] == len(batch_ms) else [0, len(batch_ms)]
+    means = [float(batch_ms[a:b].sum() / max(int(sizes[a:b].sum()), 1))
+             for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    cv = float(np.std(means, ddof=1) / np.mean(means)) if len(means) > 1 and np.mean(means) > 0 else None
+    return {"count": len(means), "mean_sample_ms": means, "cv": cv}
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:

@@ -9,6 +9,7 @@ import csv
 import io
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from statistics import mean
 from typing import Any
@@ -34,6 +35,12 @@ class Row:
     throughput: float | None
     seeds: int
     pareto: bool = False
+    source_ci: tuple[float, float] | None = None  # the metric's own 95 % interval (one seed)
+    target_ci: tuple[float, float] | None = None
+    drop_ci: tuple[float, float] | None = None  # 95 % bootstrap interval of source - target from per-item results
+    drop_p: float | None = None  # Holm-adjusted across the board's drops
+    drop_test: str | None = None
+    drop_significant: bool | None = None
 
 
 @dataclass
@@ -71,8 +78,40 @@ def evaluation_name(evaluation: dict[str, Any]) -> str:
     return f"{evaluation['kind']}:{evaluation['name']}" + (f"({args})" if args else "")
 
 
-def build(records: list[Record], allow_mixed: bool = False) -> list[Board]:
-    """Group successful records by evaluation and variant; average over seeds; mark the Pareto front."""
+def _interval(record: Record, domain: str) -> tuple[float, float] | None:
+    metric = record.primary_metric
+    entry = record.domains[domain].metrics.get(metric.metric, {}).get(metric.key) if domain in record.domains else None
+    if not entry or entry.get("ci_low") is None or entry.get("ci_high") is None:
+        return None
+    return (entry["ci_low"], entry["ci_high"])
+
+
+ItemReader = Callable[[Record], "dict[str, list[dict]] | None"]
+
+
+def _verdicts(board: Board, variants: list[list[Record]], items: ItemReader | None) -> None:
+    """Drop intervals and Holm-adjusted tests for the rows with one record and per-item results of both domains."""
+    from vleval import verdicts
+
+    found: list[verdicts.DropVerdict | None] = []
+    for row, rs in zip(board.rows, variants, strict=True):
+        verdict = None
+        if len(rs) == 1 and items is not None and row.drop is not None:
+            rows = items(rs[0])
+            if rows and "source" in rows and "target" in rows:
+                verdict = verdicts.drop(rows["source"], rows["target"], rs[0].primary_metric.key)
+        found.append(verdict)
+    for row, verdict in zip(board.rows, verdicts.adjust(found), strict=True):
+        if verdict is not None:
+            row.drop_ci, row.drop_p, row.drop_test = (verdict.low, verdict.high), verdict.p_adjusted, verdict.test
+            row.drop_significant = verdict.significant()
+
+
+def build(records: list[Record], allow_mixed: bool = False, items: ItemReader | None = None) -> list[Board]:
+    """Group successful records by evaluation and variant; average over seeds; mark the Pareto front.
+
+    ``items`` reads a record's per-item rows (``vleval.item_results.read``); with it, shift drops get intervals and
+    Holm-adjusted tests (:mod:`vleval.verdicts`)."""
     groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
         if r.status == "ok" and r.primary_metric:
@@ -91,6 +130,7 @@ def build(records: list[Record], allow_mixed: bool = False) -> list[Board]:
             by_variant[r.label + (f" bs={r.batch_size}" if multi_bs else "")].append(r)
         for label, rs in by_variant.items():
             timed = [r.timed for r in rs]
+            single = rs[0] if len(rs) == 1 else None
             source = _mean([r.primary("source" if "source" in r.domains else "data", primary) for r in rs])
             target = _mean([r.primary("target", primary) for r in rs])
             first = rs[0]
@@ -99,7 +139,10 @@ def build(records: list[Record], allow_mixed: bool = False) -> list[Board]:
                 source=source, target=target, drop=None if source is None or target is None else source - target,
                 p50_ms=_mean([t.p50_ms for t in timed]), p90_ms=_mean([t.p90_ms for t in timed]),
                 throughput=_mean([t.throughput for t in timed]), seeds=len({r.seed for r in rs}),
+                source_ci=_interval(single, "source" if "source" in single.domains else "data") if single else None,
+                target_ci=_interval(single, "target") if single else None,
             ))
+        _verdicts(board, list(by_variant.values()), items)
         sign = 1.0 if board.higher_is_better else -1.0
         _mark_pareto(board.rows, sign)
         board.rows.sort(key=lambda row: -sign * (row.target if row.target is not None else row.source or 0))
@@ -124,13 +167,18 @@ def _mark_pareto(rows: list[Row], sign: float = 1.0) -> None:
         )
 
 
-COLUMNS = ["label", "experts", "top_k", "active_params", "source", "target", "drop", "p50_ms", "p90_ms",
+COLUMNS = ["label", "experts", "top_k", "active_params", "source", "target", "drop", "drop_ci", "p50_ms", "p90_ms",
            "throughput", "seeds", "pareto"]
-HEADERS = ["variant", "E", "k", "active params", "source", "target", "drop", "p50 ms/sample", "p90 ms/sample",
-           "samples/s", "seeds", "pareto"]
+HEADERS = ["variant", "E", "k", "active params", "source", "target", "drop", "drop 95% CI", "p50 ms/sample",
+           "p90 ms/sample", "samples/s", "seeds", "pareto"]
+CSV_EXTRA = ["source_ci", "target_ci", "drop_p", "drop_test", "drop_significant"]
 
 
-def _cell(value: Any, column: str) -> str:
+def _cell(value: Any, column: str, row: Row | None = None) -> str:
+    if column == "drop" and value is not None and row is not None and row.drop_significant:
+        return f"{value:.2f}*"  # significant after Holm's correction across the board's drops
+    if column == "drop_ci":
+        return "-" if value is None else f"[{value[0]:+.1f}, {value[1]:+.1f}]"
     if value is None:
         return "-"
     if column == "pareto":
@@ -150,10 +198,10 @@ def render(boards: list[Board], fmt: str = "table") -> str | list[Any]:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["evaluation", "task", "metric", *COLUMNS])
+        writer.writerow(["evaluation", "task", "metric", *COLUMNS, *CSV_EXTRA])
         for b in boards:
             for row in b.rows:
-                writer.writerow([b.evaluation, b.task, b.metric, *(getattr(row, c) for c in COLUMNS)])
+                writer.writerow([b.evaluation, b.task, b.metric, *(getattr(row, c) for c in COLUMNS + CSV_EXTRA)])
         return buffer.getvalue()
     if fmt == "md":
         parts = []
@@ -161,17 +209,35 @@ def render(boards: list[Board], fmt: str = "table") -> str | list[Any]:
             parts.append(f"### {b.evaluation} ({b.task}, {b.metric})\n")
             parts.append("| " + " | ".join(HEADERS) + " |")
             parts.append("|" + "---|" * len(HEADERS))
-            parts += ["| " + " | ".join(_cell(getattr(r, c), c) for c in COLUMNS) + " |" for r in b.rows]
+            parts += ["| " + " | ".join(_cell(getattr(r, c), c, r) for c in COLUMNS) + " |" for r in b.rows]
             parts.append("")
         return "\n".join(parts)
     from rich.table import Table
 
     tables = []
     for b in boards:
-        table = Table(title=f"{b.evaluation}  ({b.task}; {b.metric}; * = Pareto-optimal accuracy vs p50 latency)")
+        table = Table(title=f"{b.evaluation}  ({b.task}; {b.metric}; pareto * = Pareto-optimal accuracy vs p50 "
+                      "latency; drop * = significant, Holm-adjusted)")
         for header in HEADERS:
             table.add_column(header, justify="left" if header == "variant" else "right")
         for r in b.rows:
-            table.add_row(*(_cell(getattr(r, c), c) for c in COLUMNS), style="bold" if r.pareto else None)
+            table.add_row(*(_cell(getattr(r, c), c, r) for c in COLUMNS), style="bold" if r.pareto else None)
         tables.append(table)
     return tables
+
+
+def nothing_ranked(records: list[Record], shown: int = 3) -> str | None:
+    """Why no board can be built when no record is ``ok`` (``N records, all failed: <first errors>``); else None."""
+    if any(r.status == "ok" for r in records):
+        return None
+    if not records:
+        return "0 records: nothing to rank"
+    failed = [r for r in records if r.status == "failed"]
+    reasons = [f"{r.label}: {(r.error or {}).get('type', '?')}: {(r.error or {}).get('message', '')}".splitlines()[0]
+               for r in failed[:shown]]
+    skipped = [f"{r.label}: skipped: {r.skip_reason}" for r in records if r.status == "skipped"]
+    reasons += skipped[: shown - len(reasons)]
+    more = f"; ... and {len(records) - len(reasons)} more" if len(records) > len(reasons) else ""
+    state = "all failed" if len(failed) == len(records) else \
+        f"none ok ({len(failed)} failed, {len(records) - len(failed)} skipped)"
+    return f"{len(records)} records, {state}: " + "; ".join(reasons) + more

@@ -107,6 +107,8 @@ class Domain:
     metrics: dict[str, dict[str, dict[str, Any]]]  # metric -> key -> {value, ci_low, ci_high, stderr}
     latency: dict[str, Any]
     routing: dict[str, Any] | None
+    #: per-item rows (``vleval.item_results``), written to the record's sidecar, never into the record itself
+    item_rows: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def value(self, metric: str, key: str) -> float | None:
         entry = self.metrics.get(metric, {}).get(key)
@@ -171,6 +173,7 @@ class Record:
     primary_metric: PrimaryMetric | None = None
     skip_reason: str | None = None
     error: dict[str, str] | None = None
+    items: dict[str, Any] | None = None  # the per-item sidecar: {path (relative to the results file), sha256, rows}
     schema_version: str = SCHEMA_VERSION
 
     # -- reading
@@ -217,7 +220,7 @@ class Record:
 
     def invalid(self, message: str) -> Record:
         """This record as a failure: what it held did not match the schema (e.g. a plugin returned NaN)."""
-        return replace(self, status="failed", domains={}, drop=None, primary_metric=None,
+        return replace(self, status="failed", domains={}, drop=None, primary_metric=None, items=None,
                        error={"type": "InvalidRecord", "message": message})
 
     # -- JSON
@@ -231,7 +234,7 @@ class Record:
         }
         optional = {"task": self.task, "mode": self.mode, "scaling": self.scaling, "drop": self.drop,
                     "primary_metric": asdict(self.primary_metric) if self.primary_metric else None,
-                    "skip_reason": self.skip_reason, "error": self.error}
+                    "skip_reason": self.skip_reason, "error": self.error, "items": self.items}
         return {**out, **_drop_none(optional)}
 
     @classmethod
@@ -247,7 +250,7 @@ class Record:
             model_info=data.get("model_info"), scaling=data.get("scaling"), drop=data.get("drop"),
             primary_metric=PrimaryMetric(primary["metric"], primary["key"], primary.get("higher_is_better", True))
             if primary else None,
-            skip_reason=data.get("skip_reason"), error=data.get("error"),
+            skip_reason=data.get("skip_reason"), error=data.get("error"), items=data.get("items"),
             schema_version=data.get("schema_version", SCHEMA_VERSION),
         )
 

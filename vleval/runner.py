@@ -14,8 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from vleval import item_results
 from vleval.execute import CellSkipped, Progress, execute_cell  # noqa: F401  (re-exported)
-from vleval.plan import plan
+from vleval.isolation import DEFAULT_CELL_TIMEOUT_S, InProcess, Isolated
+from vleval.lock import RunLock
+from vleval.outdir import results_path
+from vleval.plan import Plan, plan
 from vleval.plugins import Registry
 from vleval.record import Record
 from vleval.records import ResultStore
@@ -31,6 +35,8 @@ class RunSummary:
     results: list[Record] = field(default_factory=list)
     resumed: int = 0
     quarantined: Path | None = None  # a torn last line found on --resume, moved here
+    repaired: tuple[Path, int] | None = None  # --resume --repair: (file the bad lines went to, how many)
+    moved_aside: Path | None = None  # the earlier results file, renamed (a run without --resume)
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -42,41 +48,75 @@ class RunSummary:
 
 
 def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Registry | None = None,
-                  resume: bool = False, progress: Progress | None = None, validated: bool = False) -> RunSummary:
-    """Run every cell of benchmark ``name`` and append its records to ``out_dir/<name>.jsonl``.
+                  resume: bool = False, progress: Progress | None = None, validated: bool = False,
+                  repair: bool = False, isolate: bool = False) -> RunSummary:
+    """Run every cell of benchmark ``name`` and append its records to ``out_dir/<name>.jsonl``, holding its lock
+    (one writer per results file) for the whole run.
+
+    ``isolate``: run the cells in a worker process (:mod:`vleval.isolation`) that discovers the installed plugins
+    itself; a cell that hangs past the benchmark's ``cell_timeout_s`` or crashes the interpreter is recorded as
+    failed and the run goes on (``registry`` then serves only the preflight checks).
 
     ``validated``: the benchmark was already checked against the schema (by :func:`vleval.config.load_file`).
+    ``repair`` (with ``resume``): move bad lines of the results file to a quarantine file instead of refusing.
     """
     planned = plan(name, bench, validated=validated)                         # 1. plan
+    path = results_path(Path(out_dir), name)
+    with RunLock(path):
+        return _run(planned, path, registry, resume, progress or Progress(), repair, isolate)
+
+
+def _write_items(record: Record, path: Path) -> None:
+    """Per-item rows of the record's domains to its sidecar (before the record, which references it)."""
+    rows = {name: d.item_rows for name, d in record.domains.items() if d.item_rows is not None}
+    if rows and record.status == "ok":
+        record.items = item_results.write(path, record.cell_key, rows)
+
+
+def _run(planned: Plan, path: Path, registry: Registry | None, resume: bool, progress: Progress,
+         repair: bool, isolate: bool) -> RunSummary:
     resolver = Resolver(registry or Registry.discover())                     # 2. resolve
     resolver.preflight(planned)
-    progress = progress or Progress()
-    store = _open_store(Path(out_dir) / f"{name}.jsonl", resume)
+    store, moved = _open_store(path, resume, repair)
+    timeout = planned.benchmark.get("cell_timeout_s", DEFAULT_CELL_TIMEOUT_S)
+    executor = Isolated(timeout) if isolate else InProcess(resolver)
+    try:
+        return _execute(planned, store, executor, resume, progress, moved)
+    finally:
+        executor.close()
+
+
+def _execute(planned: Plan, store: ResultStore, executor: InProcess | Isolated, resume: bool, progress: Progress,
+             moved: Path | None) -> RunSummary:
     completed = store.completed_keys() if resume else set()
-    summary = RunSummary(store.path, quarantined=store.quarantined)
+    summary = RunSummary(store.path, quarantined=store.quarantined, repaired=store.repaired, moved_aside=moved)
     run_id = uuid.uuid4().hex[:12]
     progress.start(len(planned.cells))
     for cell in planned.cells:
         progress.cell(cell.label)
-        key = resolver.cell_key(cell)
+        key = executor.key(cell)
         if key in completed:
             summary.resumed += 1
             continue
-        record = execute_cell(cell, key, resolver, run_id, progress)       # 3. execute
+        record = executor.run(cell, key, run_id, progress)                 # 3. execute
         try:
+            _write_items(record, store.path)
             store.append(record)
         except ValidationFailed as exc:  # e.g. a plugin produced NaN: keep the cell, as a failure
             record = record.invalid(str(exc))
             store.append(record)
         summary.results.append(record)
         progress.cell_done(record)
-    resolver.release_model()
     return summary
 
 
-def _open_store(path: Path, resume: bool) -> ResultStore:
-    """The results file: continued with ``resume`` (a torn last line quarantined), else a new one with any earlier
-    file moved aside, never overwritten."""
-    if path.exists() and not resume:
-        path.rename(path.with_suffix(f".{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}.jsonl"))
-    return ResultStore(path).open()
+def _open_store(path: Path, resume: bool, repair: bool) -> tuple[ResultStore, Path | None]:
+    """The results file: continued with ``resume`` (a torn last line quarantined; refused if other lines are bad,
+    unless ``repair``), else a new one with any earlier file moved aside (never overwritten) and named."""
+    if resume:
+        return ResultStore(path).open().check(repair=repair), None
+    moved = None
+    if path.exists():
+        moved = path.with_suffix(f".{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}.jsonl")
+        path.rename(moved)
+    return ResultStore(path), moved

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +36,39 @@ def validator(name: str) -> Any:
 def key_path(path: Any) -> str:
     out = ""
     for part in path:
+        if isinstance(part, str) and not re.fullmatch(r"[A-Za-z0-9_-]+", part):
+            part = json.dumps(part)  # quoted as TOML quotes it: benchmarks."flickr.coco", never ambiguous
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
 
-def errors(name: str, instance: Any) -> list[str]:
-    """All violations of schema ``name`` as ``"key.path: message"`` lines, most specific first."""
+def non_finite(instance: Any, path: tuple[Any, ...] = ()) -> list[tuple[str, str]]:
+    """``(key path, message)`` for every NaN or infinite number (valid TOML and Python, never valid JSON)."""
+    if isinstance(instance, float) and not math.isfinite(instance):
+        return [(key_path(path), f"{instance} is not a finite number")]
+    if isinstance(instance, dict):
+        return [p for k, v in instance.items() for p in non_finite(v, (*path, k))]
+    if isinstance(instance, list | tuple):
+        return [p for i, v in enumerate(instance) for p in non_finite(v, (*path, i))]
+    return []
+
+
+def violations(name: str, instance: Any) -> list[tuple[str, str]]:
+    """All violations of schema ``name`` (and non-finite numbers) as ``(key path, message)`` pairs, most specific
+    first."""
     found = sorted(validator(name).iter_errors(instance), key=lambda e: (-len(e.absolute_path), str(e.message)))
-    lines = []
+    pairs = non_finite(instance)
     for err in found:
         detail = err
         if err.context:  # anyOf/oneOf: report the closest sub-error
             detail = max(err.context, key=lambda e: len(e.absolute_path))
-        lines.append(f"{key_path(detail.absolute_path)}: {detail.message}")
-    return lines
+        pairs.append((key_path(detail.absolute_path), detail.message))
+    return pairs
+
+
+def errors(name: str, instance: Any) -> list[str]:
+    """All violations of schema ``name`` as ``"key.path: message"`` lines, most specific first."""
+    return [f"{where}: {message}" for where, message in violations(name, instance)]
 
 
 def check(name: str, instance: Any, where: str) -> None:

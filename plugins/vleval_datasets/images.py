@@ -16,7 +16,8 @@ def decode_image(source: Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS, label
     """Decode ``source`` to RGB via :func:`open_image`.
 
     Oversized images raise :class:`UnsafeInputError` (``open_image`` also converts Pillow's own bomb error); any other
-    decoding failure raises :class:`ImageDecodeError` naming ``label`` (default: the path).
+    failure (missing, unreadable, truncated or corrupt data) raises :class:`ImageDecodeError` naming ``label``
+    (default: the path).
     """
     name = label or (str(source) if isinstance(source, Path) else "<bytes>")
     try:
@@ -25,5 +26,5 @@ def decode_image(source: Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS, label
         if label is None:
             raise
         raise UnsafeInputError(f"{label}: {error}") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageDecodeError(f"{name}: cannot decode image: {error}") from None
+    except Exception as error:  # Pillow raises OSError, SyntaxError, EOFError, struct.error... on broken files
+        raise ImageDecodeError(f"{name}: cannot decode image: {type(error).__name__}: {error}") from None

@@ -3,6 +3,15 @@
 The files are read unchanged: ``{"images": [{"filename", "filepath"?, "split", "sentences": [{"raw", ...}],
 "imgid"?, "cocoid"?, ...}], "dataset": "..."}``. An image lies at ``images/filepath/filename`` (COCO) or
 ``images/filename`` (Flickr30K).
+
+Protocols (see ``docs/datasets-and-metrics.md``):
+
+- captions: the first ``captions_per_image`` captions of every image (default 5, the Karpathy-split literature; an
+  image with fewer is an error), or every caption (``captions_per_image = "all"`` or ``0``, CLIP_benchmark's
+  protocol: MSCOCO's 5K test then has 25,010 captions);
+- images: a whole split (Flickr30K ``test``: the 1K test; MSCOCO ``test``: the 5K test), or one ``fold`` of it:
+  the ``fold``-th block of ``fold_size`` (default 1000) consecutive images in file order (MSCOCO 1K test: folds
+  0..4 of the 5K test images).
 """
 
 from __future__ import annotations
@@ -19,23 +28,56 @@ from vleval_datasets.images import decode_image
 
 #: Split names used by the Karpathy files. ``split`` may join several with ``+`` (e.g. ``"train+restval"``).
 KARPATHY_SPLITS = ("train", "val", "test", "restval")
+#: ``captions_per_image`` value that keeps every caption of every image (``0`` means the same).
+ALL_CAPTIONS = "all"
+#: Images per fold: the MSCOCO 1K test protocol's five folds of the 5K test split.
+DEFAULT_FOLD_SIZE = 1000
 
 
 @dataclass(frozen=True)
 class _Entry:
+    record: int  # position in the file's ``images`` list
     id: str
     path: Path
     captions: list[str]
 
 
+def captions_protocol(value: int | str) -> int | None:
+    """``captions_per_image`` as a count of leading captions (``None``: all captions); raises on anything else."""
+    if isinstance(value, str) and value.strip().lower() == ALL_CAPTIONS:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise DatasetFormatError(f"karpathy: captions_per_image must be an integer >= 0 or 'all', got {value!r}")
+    try:
+        count = int(value)
+    except ValueError:
+        raise DatasetFormatError(
+            f"karpathy: captions_per_image must be an integer >= 0 or 'all', got {value!r}"
+        ) from None
+    if count < 0:
+        raise DatasetFormatError(f"karpathy: captions_per_image must be an integer >= 0 or 'all', got {value!r}")
+    return count or None
+
+
+def _fold_arguments(fold: int | None, fold_size: int) -> tuple[int | None, int]:
+    for name, value, low in (("fold", fold, 0), ("fold_size", fold_size, 1)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise DatasetFormatError(f"karpathy: {name} must be an integer >= {low}, got {value!r}")
+    return fold, fold_size
+
+
 class KarpathyDataset(Dataset):
-    """Images of one Karpathy split with their first ``captions_per_image`` captions, as ``RetrievalItem``s.
+    """Images of one Karpathy split (or one fold of it) with their captions, as ``RetrievalItem``s.
 
     Args:
         annotations: the Karpathy JSON file.
         images: the image root directory.
         split: ``train``, ``val``, ``test``, ``restval`` or several joined by ``+``.
-        captions_per_image: captions kept per image (the first ones); an image with fewer is an error.
+        captions_per_image: captions kept per image: the first N (an image with fewer is an error), or ``"all"``
+            / ``0`` for every caption (an image without any is an error).
+        fold: keep only images ``fold * fold_size`` to ``(fold + 1) * fold_size - 1`` of the split, in file order
+            (the block must be complete); ``None`` keeps the whole split.
+        fold_size: images per fold.
         name: dataset name in ``id``; defaults to the file's ``"dataset"`` field, else the file stem.
         max_pixels: largest image accepted when decoding.
     """
@@ -47,21 +89,23 @@ class KarpathyDataset(Dataset):
         annotations: str | Path,
         images: str | Path,
         split: str = "test",
-        captions_per_image: int = 5,
+        captions_per_image: int | str = 5,
+        fold: int | None = None,
+        fold_size: int = DEFAULT_FOLD_SIZE,
         name: str | None = None,
         max_pixels: int = MAX_IMAGE_PIXELS,
     ) -> None:
         self.annotations = Path(annotations).expanduser()
         self.images = Path(images).expanduser()
         self.split = split
-        self.captions_per_image = int(captions_per_image)
+        self.max_captions = captions_protocol(captions_per_image)
+        self.captions_per_image: int | str = ALL_CAPTIONS if self.max_captions is None else self.max_captions
+        self.fold, self.fold_size = _fold_arguments(fold, fold_size)
         self.max_pixels = max_pixels
         splits = split.split("+")
         unknown = [s for s in splits if s not in KARPATHY_SPLITS]
         if unknown:
             raise DatasetFormatError(f"karpathy: unknown split {split!r}; use one of {KARPATHY_SPLITS}, joined by '+'")
-        if self.captions_per_image < 1:
-            raise DatasetFormatError(f"karpathy: captions_per_image must be >= 1, got {captions_per_image}")
         if not self.annotations.is_file():
             raise DatasetFileNotFoundError(
                 f"karpathy: annotation file {self.annotations} not found (expected a Karpathy split JSON such as "
@@ -71,10 +115,13 @@ class KarpathyDataset(Dataset):
             raise DatasetFileNotFoundError(f"karpathy: image directory {self.images} not found")
         data = _load_json(self.annotations)
         self.name = name or str(data.get("dataset") or self.annotations.stem)
-        self.id = f"karpathy:{self.name}/{split}"
-        self._entries = self._parse(data, set(splits))
-        if not self._entries:
+        self.id = f"karpathy:{self.name}/{split}" + ("" if self.fold is None else f"/fold{self.fold}")
+        entries = self._parse(data, set(splits))
+        if not entries:
             raise DatasetFormatError(f"{self.annotations}: no images in split {split!r}")
+        self.split_size = len(entries)
+        self._entries = self._select_fold(entries)
+        self._check_images()
         self._hash: str | None = None
 
     def _parse(self, data: dict[str, Any], splits: set[str]) -> list[_Entry]:
@@ -83,7 +130,7 @@ class KarpathyDataset(Dataset):
         if not isinstance(images, list):
             raise DatasetFormatError(f"{where}: top-level field 'images' must be a list of image records")
         entries: list[_Entry] = []
-        missing: list[Path] = []
+        first_seen: dict[str, int] = {}
         for i, record in enumerate(images):
             if not isinstance(record, dict):
                 raise DatasetFormatError(f"{where}: images[{i}] must be an object, got {type(record).__name__}")
@@ -104,28 +151,55 @@ class KarpathyDataset(Dataset):
                 path = safe_join(self.images, relative)
             except UnsafeInputError as error:
                 raise UnsafeInputError(f"{label}: {error}") from None
-            sentences = record.get("sentences")
-            if not isinstance(sentences, list):
-                raise DatasetFormatError(f"{label}: field 'sentences' missing or not a list")
-            captions: list[str] = []
-            for j, sentence in enumerate(sentences[: self.captions_per_image]):
-                raw = sentence.get("raw") if isinstance(sentence, dict) else None
-                if not isinstance(raw, str):
-                    raise DatasetFormatError(f"{label}: sentences[{j}]: field 'raw' missing or not a string")
-                captions.append(raw.strip())
-            if len(captions) < self.captions_per_image:
+            if relative in first_seen:
                 raise DatasetFormatError(
-                    f"{label}: has {len(captions)} captions, fewer than captions_per_image={self.captions_per_image}"
+                    f"{label}: image {relative!r} listed twice in split {self.split!r}, first as "
+                    f"images[{first_seen[relative]}]"
                 )
-            if not path.is_file():
-                missing.append(path)
-            entries.append(_Entry(relative, path, captions))
-        if missing:
-            raise DatasetFileNotFoundError(
-                f"{where}: {len(missing)} image(s) of split {self.split!r} not found under {self.images}, "
-                f"e.g. {missing[0]}"
-            )
+            first_seen[relative] = i
+            entries.append(_Entry(i, relative, path, self._captions(record.get("sentences"), label)))
         return entries
+
+    def _captions(self, sentences: Any, label: str) -> list[str]:
+        if not isinstance(sentences, list):
+            raise DatasetFormatError(f"{label}: field 'sentences' missing or not a list")
+        kept = sentences if self.max_captions is None else sentences[: self.max_captions]
+        captions: list[str] = []
+        for j, sentence in enumerate(kept):
+            raw = sentence.get("raw") if isinstance(sentence, dict) else None
+            if not isinstance(raw, str):
+                raise DatasetFormatError(f"{label}: sentences[{j}]: field 'raw' missing or not a string")
+            captions.append(raw.strip())
+        if self.max_captions is None and not captions:
+            raise DatasetFormatError(f"{label}: has no captions")
+        if self.max_captions is not None and len(captions) < self.max_captions:
+            raise DatasetFormatError(
+                f"{label}: has {len(captions)} captions, fewer than captions_per_image={self.max_captions} "
+                "(use captions_per_image='all' to keep every caption of every image)"
+            )
+        return captions
+
+    def _select_fold(self, entries: list[_Entry]) -> list[_Entry]:
+        if self.fold is None:
+            return entries
+        start, end = self.fold * self.fold_size, (self.fold + 1) * self.fold_size
+        if end > len(entries):
+            folds = len(entries) // self.fold_size
+            available = f"folds 0..{folds - 1}" if folds else "no complete fold"
+            raise DatasetFormatError(
+                f"{self.annotations}: fold {self.fold} needs images {start}..{end - 1} of split {self.split!r}, "
+                f"which has {len(entries)} images ({available} of {self.fold_size})"
+            )
+        return entries[start:end]
+
+    def _check_images(self) -> None:
+        missing = [entry for entry in self._entries if not entry.path.is_file()]
+        if missing:
+            scope = self.split if self.fold is None else f"{self.split} fold {self.fold}"
+            raise DatasetFileNotFoundError(
+                f"{self.annotations}: {len(missing)} image(s) of split {scope!r} not found under {self.images}, "
+                f"e.g. images[{missing[0].record}] ({missing[0].id}): {missing[0].path}"
+            )
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -134,26 +208,32 @@ class KarpathyDataset(Dataset):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]  # type: ignore[return-value]
         entry = self._entries[index]
-        image = decode_image(entry.path, self.max_pixels)
+        label = f"{self.annotations}: images[{entry.record}] ({entry.id}): image {entry.path}"
+        image = decode_image(entry.path, self.max_pixels, label=label)
         return RetrievalItem(id=entry.id, image=image, captions=list(entry.captions))
 
     def content_hash(self) -> str:
-        """SHA-256 over the annotation file, the images of the split, and the split parameters (cached)."""
+        """SHA-256 over the annotation file (all captions), the images kept and the protocol (cached)."""
         if self._hash is None:
             files = hash_files([self.annotations, *(entry.path for entry in self._entries)])
-            params = f"karpathy|split={self.split}|captions_per_image={self.captions_per_image}|{files}"
+            fold = "" if self.fold is None else f"|fold={self.fold}|fold_size={self.fold_size}"
+            params = f"karpathy|split={self.split}|captions_per_image={self.captions_per_image}{fold}|{files}"
             self._hash = hashlib.sha256(params.encode()).hexdigest()
         return self._hash
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "annotations": str(self.annotations),
             "images": str(self.images),
             "dataset": self.name,
             "split": self.split,
             "size": len(self),
             "captions_per_image": self.captions_per_image,
+            "captions": sum(len(entry.captions) for entry in self._entries),
         }
+        if self.fold is not None:
+            out.update(fold=self.fold, fold_size=self.fold_size, split_size=self.split_size)
+        return out
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -169,4 +249,3 @@ def _load_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DatasetFormatError(f"{path}: expected a JSON object with an 'images' list, got {type(data).__name__}")
     return data
-

@@ -79,14 +79,15 @@ class MMBenchDataset(Dataset):
             raise DatasetFormatError(f"{self.path}: no rows" + (f" with split {split!r}" if split else ""))
         self._hash: str | None = None
 
-    def _read(self) -> tuple[list[_Row], dict[int, str]]:
+    def _read(self) -> tuple[list[_Row], dict[int, tuple[str, int]]]:
         where = str(self.path)
         if csv.field_size_limit() < _CSV_FIELD_LIMIT:
             csv.field_size_limit(_CSV_FIELD_LIMIT)  # base64 images exceed the default 128 KiB field limit
         rows: list[_Row] = []
-        images: dict[int, str] = {}
+        images: dict[int, tuple[str, int]] = {}  # row index -> (base64 data, line)
         references: dict[int, tuple[int, int]] = {}  # row index -> (referenced index, line)
         seen: dict[int, int] = {}
+        line = 1  # the last physical line read: reported when the csv module itself fails
         try:
             with open(self.path, encoding="utf-8-sig", newline="") as handle:
                 reader = csv.reader(handle, delimiter="\t")
@@ -103,16 +104,20 @@ class MMBenchDataset(Dataset):
                 if len(letters) < 2:
                     raise DatasetFormatError(f"{where}: line 1: header needs option columns A, B, ...; found {letters}")
                 if self.split is not None and "split" not in columns:
-                    raise DatasetFormatError(f"{where}: split={self.split!r} given but the file has no 'split' column")
+                    raise DatasetFormatError(
+                        f"{where}: line 1: split={self.split!r} given but the header has no 'split' column"
+                    )
                 image_column = columns.get("image")
                 for fields in reader:
-                    line = reader.line_num
+                    start, line = line + 1, reader.line_num
+                    lines = f"line {line}" if start == line else f"lines {start}-{line}"  # quoted newlines
                     if not fields or (len(fields) == 1 and not fields[0].strip()):
                         continue
                     if len(fields) != len(header):
                         raise DatasetFormatError(
-                            f"{where}: line {line}: expected {len(header)} tab-separated fields, got {len(fields)} "
-                            "(tabs, quotes or newlines inside a field must be quoted)"
+                            f"{where}: {lines}: expected {len(header)} tab-separated fields, got {len(fields)} "
+                            "(tabs, quotes or newlines inside a field must be quoted; an unclosed quote runs on to "
+                            "later lines)"
                         )
 
                     def get(name: str, fields: list[str] = fields) -> str:
@@ -123,19 +128,19 @@ class MMBenchDataset(Dataset):
                         index = int(raw_index)
                     except ValueError:
                         raise DatasetFormatError(
-                            f"{where}: line {line}: field 'index' must be an integer, got {raw_index!r}"
+                            f"{where}: {lines}: field 'index' must be an integer, got {raw_index!r}"
                         ) from None
-                    label = f"{where}: line {line} (index {index})"
+                    label = f"{where}: {lines} (index {index})"
                     if index in seen:
                         raise DatasetFormatError(f"{label}: duplicate index, first used on line {seen[index]}")
-                    seen[index] = line
+                    seen[index] = start
                     image_key: int | None = None
                     if image_column is not None and not _absent(fields[image_column]):
                         value = fields[image_column].strip()
                         if value.isdigit() and len(value) <= _MAX_REFERENCE_LENGTH:
-                            references[index] = (int(value), line)
+                            references[index] = (int(value), start)
                         else:
-                            images[index] = value
+                            images[index] = (value, start)
                         image_key = index
                     if self.split is not None and get("split").strip() != self.split:
                         continue
@@ -153,7 +158,7 @@ class MMBenchDataset(Dataset):
                     hint = get("hint")
                     rows.append(
                         _Row(
-                            line=line,
+                            line=start,
                             index=index,
                             question=question,
                             hint="" if _absent(hint) else hint.strip(),
@@ -167,13 +172,13 @@ class MMBenchDataset(Dataset):
         except UnicodeDecodeError as error:
             raise DatasetFormatError(f"{where}: not UTF-8 text ({error.reason} at byte {error.start})") from None
         except csv.Error as error:
-            raise DatasetFormatError(f"{where}: malformed TSV: {error}") from None
+            raise DatasetFormatError(f"{where}: line {line}: malformed TSV: {error}") from None
         resolved = self._resolve(references, images)
         rows = [row if row.image_key is None else replace(row, image_key=resolved[row.image_key]) for row in rows]
         used = {row.image_key for row in rows}
         return rows, {key: value for key, value in images.items() if key in used}
 
-    def _resolve(self, references: dict[int, tuple[int, int]], images: dict[int, str]) -> dict[int, int]:
+    def _resolve(self, references: dict[int, tuple[int, int]], images: dict[int, Any]) -> dict[int, int]:
         """Map every row index with an image to the index of the row holding its base64 data."""
         resolved = {index: index for index in images}
         for index, (target, line) in references.items():
@@ -198,9 +203,12 @@ class MMBenchDataset(Dataset):
         row = self._rows[index]
         image = None
         if row.image_key is not None:
+            encoded, line = self._images[row.image_key]
             label = f"{self.path}: line {row.line} (index {row.index}) field 'image'"
+            if row.image_key != row.index:
+                label += f" (a reference to the image of index {row.image_key} on line {line})"
             try:
-                data = base64.b64decode(self._images[row.image_key], validate=True)
+                data = base64.b64decode(encoded, validate=True)
             except (binascii.Error, ValueError) as error:
                 raise ImageDecodeError(f"{label}: invalid base64: {error}") from None
             image = decode_image(data, self.max_pixels, label=label)
@@ -229,5 +237,6 @@ class MMBenchDataset(Dataset):
             "size": len(self),
             "questions": len({row.index % ROTATION_STRIDE for row in self._rows}),
             "categories": dict(Counter(row.category for row in self._rows)),
+            "rows_without_image": sum(row.image_key is None for row in self._rows),  # shown to the model blind
         }
 

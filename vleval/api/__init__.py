@@ -7,6 +7,7 @@
   :class:`Prompt`, :class:`RetrievalOutputs`, :class:`MCOutputs`, :class:`CaptionOutputs`, :class:`DatasetSpec`;
 - shared prompting and answer extraction: :func:`mc_prompt`, :data:`CAPTION_PROMPT`, :func:`extract_choice`;
 - latency phase marking: :func:`phase`, and :func:`measuring` (is the core timing this call?);
+- retrieval ranks (stable tie order, memory-bounded): :func:`retrieval_ranks`;
 - guarded file access: :func:`safe_join`, :func:`open_image`, :func:`hash_files`, :class:`UnsafeInputError`.
 
 Plugins import nothing else from vleval (a test enforces it for the first-party plugins).
@@ -56,6 +57,7 @@ _WHERE = {
     "open_image": "vleval.api.files",
     "measuring": "vleval.api.phases",
     "phase": "vleval.api.phases",
+    "retrieval_ranks": "vleval.api.ranking",
     "safe_join": "vleval.api.files",
 }
 
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
     from vleval.api.model import IMAGE, TEXT, Capability, LayerRouting, Model, ModelInfo, RoutingTrace
     from vleval.api.phases import measuring, phase
     from vleval.api.prompts import CAPTION_PROMPT, MC_INSTRUCTION, extract_choice, mc_prompt
+    from vleval.api.ranking import retrieval_ranks
     from vleval.api.shift import DatasetSpec, Shift
     from vleval.api.textlm import TextLM
     from vleval.hookspecs import API_VERSION, hookimpl

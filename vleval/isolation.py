@@ -1,0 +1,229 @@
+"""Where cells execute: in the run's own process, or in a persistent worker process that a fault cannot take down.
+
+Design of the isolated executor (``vleval run`` uses it):
+
+- The **driver** (the run's process) plans, holds the results file's lock and alone appends records.
+- A **worker** process (multiprocessing ``spawn``: a fresh interpreter, no forked torch/CUDA state, no inherited
+  lock) discovers the plugins itself and keeps one :class:`~vleval.resolve.Resolver` across cells, so models,
+  datasets and prepared data stay loaded from one cell to the next. All plugin code runs there: the cell's identity
+  (``cell_key``, which hashes dataset content) and :func:`~vleval.execute.execute_cell`, which measures latency in
+  the worker exactly as in-process. Records and progress events come back over a pipe.
+- The driver waits at most ``cell_timeout_s`` (per benchmark; default :data:`DEFAULT_CELL_TIMEOUT_S`) for a cell.
+  A hang past it, or a worker that dies (``os._exit``, a segfault, the OOM killer), becomes a ``failed`` record
+  naming the reason; the driver kills what is left of the worker and starts a fresh one for the next cell.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from vleval import __version__
+from vleval.execute import Progress, _light_fingerprint, execute_cell
+from vleval.plan import Cell
+from vleval.record import Record, RecordBuilder
+from vleval.resolve import Resolver
+
+DEFAULT_CELL_TIMEOUT_S = 4 * 3600.0  # generous, for large models on full datasets; lower it per benchmark
+POLL_S = 0.2
+PROGRESS_EVERY_S = 1.0  # at most one progress message per second from the worker
+STARTUP_TIMEOUT_S = 600.0
+
+
+class CellFault(RuntimeError):
+    """The worker hung past the cell timeout or died while running a cell."""
+
+
+class InProcess:
+    """Cells run in this process (no fault isolation): the API default, and what tests with explicit registries use."""
+
+    def __init__(self, resolver: Resolver):
+        self.resolver = resolver
+
+    def key(self, cell: Cell) -> str:
+        return self.resolver.cell_key(cell)
+
+    def run(self, cell: Cell, key: str, run_id: str, progress: Progress) -> Record:
+        return execute_cell(cell, key, self.resolver, run_id, progress)
+
+    def close(self) -> None:
+        self.resolver.release_model()
+
+
+class _PipeProgress(Progress):
+    """The worker's progress: events sent to the driver."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def samples(self, total: int, description: str) -> Callable[[int], None]:
+        """Progress in coarse steps: each message wakes the driver, whose work then competes with the timed model
+        calls for the CPU (a 2-thread model on 2 cores slows down sharply), so advances are batched."""
+        self.conn.send(("samples", total, description))
+        pending = [0, time.monotonic(), 0]  # samples not yet sent, when last sent, samples seen
+
+        def advance(n: int) -> None:
+            pending[0] += n
+            pending[2] += n
+            now = time.monotonic()
+            if now - pending[1] >= PROGRESS_EVERY_S or pending[2] >= total:
+                self.conn.send(("advance", pending[0]))
+                pending[0], pending[1] = 0, now
+
+        return advance
+
+
+def _serve(conn: Connection) -> None:
+    """The worker's loop: ``("key", cell)`` and ``("run", cell, key, run_id)`` requests until ``("stop",)``."""
+    from vleval.plugins import Registry
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle: it stops the worker
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    resolver = Resolver(Registry.discover())
+    progress = _PipeProgress(conn)
+    import torch  # noqa: F401  (every cell needs it: imported before the first cell's clock starts)
+    conn.send(("ready",))  # the cell timeout starts counting only now
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:  # the driver is gone
+            return
+        if request[0] == "stop":
+            resolver.release_model()
+            return
+        if request[0] == "key":
+            conn.send(("done", resolver.cell_key(request[1])))
+        else:
+            _, cell, key, run_id = request
+            record = execute_cell(cell, key, resolver, run_id, progress)
+            try:  # pickled whole before a byte is sent, so a failure leaves the pipe clean
+                conn.send(("done", record))
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                build = RecordBuilder(run_id, key, cell.benchmark, cell.config(), cell.seed, __version__)
+                build.fail(TypeError(f"the cell's record cannot be sent to the driver: {exc}"))
+                conn.send(("done", build.finish(record.environment)))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End the worker when the driver is gone (even SIGKILLed mid-cell), so no orphan keeps running a cell."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+class Isolated:
+    """Cells run in a persistent worker process; a hang or crash fails one cell and the worker is restarted."""
+
+    def __init__(self, timeout_s: float = DEFAULT_CELL_TIMEOUT_S):
+        self.timeout_s = timeout_s
+        self._context = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._busy = False  # a request is outstanding (closing then kills: e.g. Ctrl-C mid-cell)
+
+    def _start(self) -> Connection:
+        if self._process is None or not self._process.is_alive():
+            ours, theirs = self._context.Pipe()
+            self._process = self._context.Process(target=_serve, args=(theirs,), name="vleval-worker", daemon=True)
+            self._process.start()
+            theirs.close()
+            self._conn = ours
+            self._await_ready(ours)
+        assert self._conn is not None
+        return self._conn
+
+    def _await_ready(self, conn: Connection) -> None:
+        """Wait for the worker's imports and plugin discovery (not counted against any cell)."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            try:
+                if conn.poll(POLL_S):
+                    if conn.recv() == ("ready",):
+                        return
+                    break
+            except (EOFError, OSError):
+                break
+            if not self._process.is_alive():
+                break
+        raise CellFault(f"the worker process did not start ({self._death()})")
+
+    def _call(self, request: tuple[Any, ...], progress: Progress) -> Any:
+        """Send one request; relay progress until the answer, the timeout, or the worker's death."""
+        conn = self._start()
+        conn.send(request)
+        self._busy = True
+        deadline = time.monotonic() + self.timeout_s
+        advance: Callable[[int], None] = lambda n: None  # noqa: E731
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._stop(kill=True)
+                raise CellFault(f"timed out: no result after {self.timeout_s:g} s (cell_timeout_s); the worker "
+                                "was killed and restarted")
+            try:
+                message = conn.recv() if conn.poll(min(remaining, POLL_S)) else None
+            except (EOFError, OSError):  # the worker's end of the pipe closed: it died
+                raise CellFault(self._death()) from None
+            if message is None:
+                if not self._process.is_alive():
+                    raise CellFault(self._death())
+                continue
+            if message[0] == "done":
+                self._busy = False
+                return message[1]
+            if message[0] == "samples":
+                advance = progress.samples(message[1], message[2])
+            elif message[0] == "advance":
+                advance(message[1])
+
+    def _death(self) -> str:
+        self._process.join(5)
+        code = self._process.exitcode
+        self._stop(kill=True)
+        if code is not None and code < 0:
+            return f"the worker process was killed by {signal.Signals(-code).name} (a crash in plugin code?)"
+        return f"the worker process exited with code {code} while running the cell"
+
+    def key(self, cell: Cell) -> str:
+        try:
+            return self._call(("key", cell), Progress())
+        except CellFault as exc:
+            blob = json.dumps([cell.config_hash(), [], {"unresolved": str(exc)}], sort_keys=True)
+            return hashlib.sha256(blob.encode()).hexdigest()
+
+    def run(self, cell: Cell, key: str, run_id: str, progress: Progress) -> Record:
+        try:
+            return self._call(("run", cell, key, run_id), progress)
+        except CellFault as exc:
+            build = RecordBuilder(run_id, key, cell.benchmark, cell.config(), cell.seed, __version__)
+            build.fail(exc)
+            return build.finish(_light_fingerprint())
+
+    def _stop(self, kill: bool = False) -> None:
+        if self._process is None:
+            return
+        if kill or self._busy:
+            self._process.kill()
+        elif self._process.is_alive() and self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.send(("stop",))
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        if self._conn is not None:
+            self._conn.close()
+        self._process, self._conn, self._busy = None, None, False
+
+    def close(self) -> None:
+        self._stop()

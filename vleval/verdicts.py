@@ -1,0 +1,134 @@
+"""Is a shift's drop real? Intervals and tests for the source - target difference of a board's primary metric.
+
+From a record's per-item rows (:mod:`vleval.item_results`), the primary metric is recomputed on bootstrap resamples:
+
+- **paired** when source and target evaluate the same items (e.g. natural vs synthetic renders of the same scenes):
+  one resample of clusters serves both domains (:func:`vleval.paired.bootstrap_difference`);
+- **unpaired** when they are different datasets (Flickr30K vs MSCOCO): each domain is resampled on its own and the
+  difference of the draws gives the interval.
+
+Supported primary metrics: ``accuracy`` (rows' ``correct``), ``circular_accuracy`` (a group counts if all of its
+rows are right), ``rsum`` and ``i2t_r{k}`` / ``t2i_r{k}`` (ranks), and the caption scores that are means of per-image
+values (``cider``, ``rouge_l``). Others (corpus BLEU, METEOR) get no interval rather than a wrong one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vleval.paired import holm
+
+Rows = list[dict]
+#: caption scores whose corpus value is the mean of the per-image values (not BLEU or METEOR: corpus statistics)
+MEAN_OF_IMAGES = ("cider", "rouge_l")
+
+
+@dataclass(frozen=True)
+class DropVerdict:
+    estimate: float
+    low: float
+    high: float
+    p_value: float
+    paired: bool
+    p_adjusted: float = float("nan")
+
+    @property
+    def test(self) -> str:
+        return "paired cluster bootstrap" if self.paired else "unpaired cluster bootstrap"
+
+    def significant(self, alpha: float = 0.05) -> bool:
+        p = self.p_adjusted if self.p_adjusted == self.p_adjusted else self.p_value
+        return p < alpha
+
+
+Component = tuple[np.ndarray, np.ndarray]  # per cluster: (sum of the outcome, number of rows)
+
+
+def components(rows: Rows, key: str, clusters: dict[str, int]) -> list[Component] | None:
+    """The primary metric ``key`` as a sum of ratios ``sum(num) / sum(den)`` over clusters (x100 where a rate),
+    or ``None`` when rows cannot give it. Every supported metric has this form, so a bootstrap resample is a
+    weighted sum: fast and exact."""
+    n = len(clusters)
+
+    def ratio(select: Callable[[dict], bool], value: Callable[[dict], float], scale: float = 100.0) -> Component:
+        num, den = np.zeros(n), np.zeros(n)
+        for r in rows:
+            if select(r):
+                c = clusters[r["cluster"]]
+                num[c] += scale * value(r)
+                den[c] += 1
+        return num, den
+
+    if key == "accuracy":
+        return [ratio(lambda r: r["kind"] == "question", lambda r: float(r["correct"]))]
+    if key == "circular_accuracy":
+        right: dict[str, bool] = {}
+        for r in rows:
+            right[r["cluster"]] = right.get(r["cluster"], True) and bool(r["correct"])
+        num, den = np.zeros(n), np.zeros(n)
+        for cluster, ok in right.items():
+            num[clusters[cluster]], den[clusters[cluster]] = 100.0 * ok, 1.0
+        return [(num, den)]
+    recalls = [(d, k) for d in ("i2t", "t2i") for k in (1, 5, 10)] if key == "rsum" else (
+        [(key[:3], int(key[5:]))] if key[:3] in ("i2t", "t2i") and key[3:5] == "_r" and key[5:].isdigit() else [])
+    if recalls:
+        out = []
+        for direction, k in recalls:
+            kind, rank = ("image", "i2t_rank") if direction == "i2t" else ("text", "t2i_rank")
+            out.append(ratio(lambda r, kind=kind: r["kind"] == kind, lambda r, rank=rank, k=k: float(r[rank] < k)))
+        return out
+    if key in MEAN_OF_IMAGES and rows and key in rows[0]:
+        return [ratio(lambda r: True, lambda r: float(r[key]), scale=1.0)]
+    return None
+
+
+def _value(parts: list[Component], weights: np.ndarray) -> np.ndarray:
+    """The metric under cluster weights ``[resamples, clusters]`` (all ones: the observed value)."""
+    return sum(weights @ num / np.maximum(weights @ den, 1e-12) for num, den in parts)
+
+
+def _weights(clusters: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Cluster multiplicities of ``resamples`` bootstrap draws (clusters resampled with replacement)."""
+    return rng.multinomial(clusters, np.full(clusters, 1.0 / clusters), size=resamples).astype(np.float64)
+
+
+def _codes(rows: Rows) -> dict[str, int]:
+    return {c: i for i, c in enumerate(dict.fromkeys(r["cluster"] for r in rows))}
+
+
+def drop(source: Rows, target: Rows, key: str, *, resamples: int = 2000, seed: int = 0) -> DropVerdict | None:
+    """Source minus target of metric ``key`` with a 95 % interval and a two-sided p-value; ``None`` if unsupported."""
+    if not source or not target:
+        return None
+    rng = np.random.default_rng(seed)
+    paired = {(r["kind"], r["id"]) for r in source} == {(r["kind"], r["id"]) for r in target}
+    if paired:  # one cluster coding for both domains: the source's (items are the same)
+        cluster_of = {(r["kind"], r["id"]): r["cluster"] for r in source}
+        target = [{**r, "cluster": cluster_of[(r["kind"], r["id"])]} for r in target]
+        codes_s = codes_t = _codes(source)
+    else:
+        codes_s, codes_t = _codes(source), _codes(target)
+    parts_s, parts_t = components(source, key, codes_s), components(target, key, codes_t)
+    if parts_s is None or parts_t is None:
+        return None
+    ones_s, ones_t = np.ones((1, len(codes_s))), np.ones((1, len(codes_t)))
+    estimate = float(_value(parts_s, ones_s)[0] - _value(parts_t, ones_t)[0])
+    w_s = _weights(len(codes_s), resamples, rng)
+    w_t = w_s if paired else _weights(len(codes_t), resamples, rng)
+    draws = _value(parts_s, w_s) - _value(parts_t, w_t)
+    if not np.isfinite(estimate) or not np.isfinite(draws).all():
+        return None
+    low, high = np.quantile(draws, [0.025, 0.975])
+    p = min(1.0, 2 * min(float((draws <= 0).mean()), float((draws >= 0).mean())))
+    return DropVerdict(estimate, float(low), float(high), p, paired=paired)
+
+
+def adjust(verdicts: list[DropVerdict | None]) -> list[DropVerdict | None]:
+    """Holm-adjust the p-values of one board's drops together."""
+    present = [v for v in verdicts if v is not None]
+    adjusted = iter(holm([v.p_value for v in present]))
+    return [None if v is None else DropVerdict(v.estimate, v.low, v.high, v.p_value, v.paired, next(adjusted))
+            for v in verdicts]
