@@ -83,3 +83,32 @@ def toy_cli(tmp_path):
     argv = [sys.executable, "-m", "vleval.cli", "run", "-c", str(tmp_path / "benchmarks.toml"),
             "-o", str(tmp_path / "results")]
     return argv, env, tmp_path / "results" / "toy.jsonl"
+
+
+def imported_modules(package: Path) -> set[str]:
+    """Every module imported (``import x`` / ``from x import``) by the ``.py`` files directly in ``package``."""
+    import ast
+
+    imported: set[str] = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    return imported
+
+
+def registered_shifts(module) -> dict:
+    """``{name: (factory, keyword arguments)}`` of the shifts a plugin module registers, through pluggy itself."""
+    import pluggy
+
+    import vleval.hookspecs
+
+    manager = pluggy.PluginManager(vleval.hookspecs.PROJECT)
+    manager.add_hookspecs(vleval.hookspecs)
+    manager.register(module)
+    seen: dict = {}
+    manager.hook.register_shifts(register=lambda factory, **kw: seen.setdefault(kw["name"], (factory, kw)))
+    return seen
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import colorsys
 import hashlib
 import importlib
@@ -15,11 +14,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import pluggy
 import pytest
+from conftest import imported_modules, registered_shifts
 from PIL import Image
 
-import vleval.hookspecs
 from vleval.api import DatasetSpec, Shift
 from vleval_corpus import captions, generate, questions, scenes
 from vleval_corpus.assets import Assets
@@ -248,12 +246,7 @@ def test_corpus_is_the_one_the_packaged_refmoe_weights_were_trained_on(full: Cor
 def _registered() -> dict[str, tuple[Any, dict[str, Any]]]:
     import vleval_corpus.plugin
 
-    manager = pluggy.PluginManager(vleval.hookspecs.PROJECT)
-    manager.add_hookspecs(vleval.hookspecs)
-    manager.register(vleval_corpus.plugin)
-    seen: dict[str, tuple[Any, dict[str, Any]]] = {}
-    manager.hook.register_shifts(register=lambda factory, **kw: seen.setdefault(kw["name"], (factory, kw)))
-    return seen
+    return registered_shifts(vleval_corpus.plugin)
 
 
 def test_plugin_registers_the_corpus_shifts() -> None:
@@ -275,13 +268,7 @@ def test_plugin_import_is_light() -> None:
 
 def test_imports_only_vleval_api_and_itself() -> None:
     """No coupling to other plugins' modules: datasets are named by their registered names in ``DatasetSpec``s."""
-    imported = set()
-    for path in PACKAGE.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module)
-            elif isinstance(node, ast.Import):
-                imported.update(alias.name for alias in node.names)
+    imported = imported_modules(PACKAGE)
     first_party = {m for m in imported if m.split(".")[0].startswith("vleval")}
     assert first_party and all(m == "vleval.api" or m.startswith("vleval_corpus.") for m in first_party), first_party
 

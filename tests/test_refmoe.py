@@ -3,7 +3,6 @@ training tool (tools/train_refmoe.py) and its use of the project's metrics."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import subprocess
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from conftest import imported_modules
 from PIL import Image as PIL_Image
 
 from vleval.api import IMAGE, TEXT, Capability, MCItem, Model
@@ -227,13 +227,7 @@ def test_installed_package_has_no_dev_tool_and_no_dataset_imports() -> None:
     """Training moved to tools/; the model plugin imports no dataset or corpus plugin module."""
     package = Path(importlib.util.find_spec("vleval_models.refmoe").origin).parent
     assert not (package / "train.py").exists()
-    imported = set()
-    for path in package.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module)
-            elif isinstance(node, ast.Import):
-                imported.update(alias.name for alias in node.names)
+    imported = imported_modules(package)
     assert not {m for m in imported if m.startswith(("vleval_datasets", "vleval_corpus", "vleval_shifts"))}
     assert "vleval.api" in imported and not {m for m in imported if m.startswith("vleval.") and m != "vleval.api"}
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
-import pluggy
 import pytest
+from conftest import imported_modules, registered_shifts
 
-import vleval.hookspecs
 from vleval.api import DatasetSpec, Shift
 from vleval_datasets.karpathy import KarpathyDataset
 from vleval_datasets.mmbench import MMBenchDataset
@@ -28,12 +26,7 @@ def _build(spec: DatasetSpec) -> Any:
 def _registered() -> dict[str, tuple[Any, dict[str, Any]]]:
     import vleval_shifts.plugin
 
-    manager = pluggy.PluginManager(vleval.hookspecs.PROJECT)
-    manager.add_hookspecs(vleval.hookspecs)
-    manager.register(vleval_shifts.plugin)
-    seen: dict[str, tuple[Any, dict[str, Any]]] = {}
-    manager.hook.register_shifts(register=lambda factory, **kw: seen.setdefault(kw["name"], (factory, kw)))
-    return seen
+    return registered_shifts(vleval_shifts.plugin)
 
 
 def _resolve(factory: str) -> Any:
@@ -118,13 +111,7 @@ def test_pair_shift() -> None:
 def test_shifts_name_datasets_and_import_no_other_plugin() -> None:
     """Shifts refer to datasets by registered name only; from vleval they import just ``vleval.api``."""
     package = Path(importlib.util.find_spec("vleval_shifts").origin).parent
-    imported = set()
-    for path in package.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module)
-            elif isinstance(node, ast.Import):
-                imported.update(alias.name for alias in node.names)
+    imported = imported_modules(package)
     first_party = {m for m in imported if m.split(".")[0].startswith("vleval")}
     assert "vleval.api" in first_party
     assert all(m == "vleval.api" or m.startswith("vleval_shifts.") for m in first_party), first_party
