@@ -195,3 +195,21 @@ def test_runner_cell_with_the_hf_model(tmp_path):
     for layer in pruned["domains"]["data"]["routing"]["layers"]:
         used = {e for e, load in enumerate(layer["expert_load"]) if load > 0}
         assert used <= set(keep[str(layer["layer"])])
+
+
+def test_text_only_checkpoint_on_image_questions_is_skipped_with_the_reason(tmp_path):
+    import toy_plugins
+
+    from vleval.plugins import Registry
+    from vleval.runner import run_benchmark
+
+    bench = {
+        "models": [{"name": "hf", "args": {"path": load("qwen3_moe").path}}],
+        "datasets": [{"name": "toy-questions", "args": {"n": 2}}],
+        "batch_sizes": [4],
+        "latency": {"warmup": 0, "repetitions": 1},
+    }
+    registry = Registry.discover(extra_plugins=[toy_plugins])
+    (record,) = run_benchmark("hf", bench, tmp_path, registry=registry).records
+    assert record["status"] == "skipped", record.get("error")
+    assert "takes no images" in record["skip_reason"] and "toy" in record["skip_reason"]

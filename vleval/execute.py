@@ -70,6 +70,11 @@ def execute_cell(cell: Cell, key: str, resolver: Resolver, run_id: str, progress
         task = next(iter(datasets.values())).task
         runner = strategy(task, model, cell.mc_mode)
         record.task, record.mode = task.value, runner.mode
+        if not getattr(model, "accepts_images", True):
+            with_images = [d.id for d in datasets.values() if len(d) and getattr(d[0], "image", None) is not None]
+            if with_images:
+                raise CellSkipped(f"model {cell.model!r} takes no images (text-only checkpoint, or no image "
+                                  f"processor); the items of {', '.join(with_images)} have images")
         if runner.capability not in model.capabilities:
             wanted = " or ".join(c.value for c in TASK_CAPABILITIES[task])
             raise CellSkipped(f"model {cell.model!r} declares {sorted(c.value for c in model.capabilities)}; "

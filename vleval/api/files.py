@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,14 +21,30 @@ class UnsafeInputError(ValueError):
 
 
 def safe_join(root: str | Path, relative: str) -> Path:
-    """``root / relative``, refusing absolute paths and any path that resolves outside ``root``."""
+    """``root / relative``, refusing absolute paths and any path that resolves outside ``root``.
+
+    Symbolic links are followed and their target must stay inside ``root`` too, with one exception: in a Hugging
+    Face cache snapshot (``<repo>/snapshots/<revision>/...``, files linked into ``<repo>/blobs/``), a target inside
+    that repository's folder is allowed, so a dataset downloaded with ``hf download`` reads as it is laid out.
+    """
     root_path = Path(root).resolve()
     if Path(relative).is_absolute():
         raise UnsafeInputError(f"absolute path {relative!r} not allowed inside dataset root {root_path}")
-    path = (root_path / relative).resolve()
-    if not path.is_relative_to(root_path):
+    lexical = Path(os.path.normpath(root_path / relative))
+    if not lexical.is_relative_to(root_path):
         raise UnsafeInputError(f"path {relative!r} escapes the dataset root {root_path}")
+    path = lexical.resolve()
+    if not any(path.is_relative_to(allowed) for allowed in (root_path, *_hf_cache_repo(root_path))):
+        raise UnsafeInputError(f"path {relative!r} escapes the dataset root {root_path} (it links to {path})")
     return path
+
+
+def _hf_cache_repo(root: Path) -> tuple[Path, ...]:
+    """The repository folder of a Hugging Face cache snapshot that ``root`` lies in (it holds ``blobs/``), if any."""
+    for parent in (root, *root.parents):
+        if parent.parent.name == "snapshots" and (parent.parent.parent / "blobs").is_dir():
+            return (parent.parent.parent,)
+    return ()
 
 
 def open_image(source: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> Image:

@@ -88,6 +88,9 @@ class Model:
 
     capabilities: frozenset[Capability] = frozenset()
     device: str = "cpu"
+    #: ``False`` for a model that cannot take images (a text-only checkpoint): cells whose items have images are
+    #: then skipped with the reason instead of failing inside the model
+    accepts_images: bool = True
 
     def info(self) -> ModelInfo:
         raise NotImplementedError

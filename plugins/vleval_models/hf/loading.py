@@ -65,16 +65,68 @@ def load_checkpoint(
     """Read ``path`` (a directory or a repo id already in the local HF cache; never downloaded)."""
     from transformers import AutoConfig
 
+    check_device(device)
+    folder = resolve_checkpoint(path)
     load = {"trust_remote_code": bool(trust_remote_code), "local_files_only": True}
-    config = AutoConfig.from_pretrained(path, **load)
+    config = AutoConfig.from_pretrained(str(folder), **load)
     is_vlm = _is_vlm(config)
-    model = _load_model(path, load, is_vlm, dtype, device, attn_implementation)
+    check_safetensors(folder)
+    model = _load_model(str(folder), load, is_vlm, dtype, device, attn_implementation)
     processor = _load_processor(path, config, load) if is_vlm else None
     tokenizer = processor.tokenizer if processor is not None else _load_tokenizer(path, load)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return Checkpoint(config, model, tokenizer, processor, is_vlm, _image_token_ids(config, processor),
                       _stop_token_ids(model, tokenizer))
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, incomplete or corrupt; the message names the path and file."""
+
+
+def check_device(device: str) -> None:
+    """Refuse a device this machine does not have before anything is loaded."""
+    name = str(device)
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"hf: device {name!r} requested but CUDA is not available on this machine "
+                         "(torch.cuda.is_available() is False); use device = 'cpu'")
+    if name.startswith("cuda:") and name[5:].isdigit() and int(name[5:]) >= torch.cuda.device_count():
+        raise ValueError(f"hf: device {name!r} requested but this machine has {torch.cuda.device_count()} CUDA "
+                         "device(s)")
+
+
+def resolve_checkpoint(path: str) -> Path:
+    """The local folder of ``path``: a directory holding ``config.json``, or a repo id in the local HF cache."""
+    folder = Path(path).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise CheckpointError(f"hf: checkpoint directory {folder} has no config.json; expected a transformers "
+                                  "checkpoint (config.json + *.safetensors)")
+        return folder
+    if folder.exists() or path.count("/") > 1 or path.startswith((".", "/", "~")):  # a path, not a repo id
+        raise CheckpointError(f"hf: checkpoint path {path!r} is not an existing directory")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(path, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not in the cache (or not a valid repo id): one clear message
+        raise CheckpointError(
+            f"hf: checkpoint {path!r} is neither an existing directory nor a repo id in the local Hugging Face cache "
+            "(vleval never downloads; download it first, e.g. `hf download ...`, or give the directory)"
+        ) from None
+
+
+def check_safetensors(folder: Path) -> None:
+    """Every ``*.safetensors`` shard must have a readable header: a truncated or corrupt file is named here instead
+    of failing deep inside ``from_pretrained``."""
+    from safetensors import safe_open
+
+    for shard in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(shard), framework="pt") as handle:
+                handle.keys()
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+            raise CheckpointError(f"hf: {shard}: not a readable safetensors file ({exc})") from None
 
 
 def _torch_dtype(dtype: str) -> Any:

@@ -75,6 +75,7 @@ class HFModel(TextLMMixin, Model):
         self.tokenizer, self.processor = ckpt.tokenizer, ckpt.processor
         self.image_token_ids, self.stop_token_ids = ckpt.image_token_ids, ckpt.stop_token_ids
         self.takes_images = self.processor is not None
+        self.accepts_images = self.takes_images
         self.capabilities = frozenset(
             {Capability.EMBED, Capability.SCORE_OPTIONS, Capability.GENERATE}
             if self.takes_images else {Capability.SCORE_OPTIONS, Capability.GENERATE}
