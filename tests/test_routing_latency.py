@@ -109,3 +109,18 @@ def test_latency_intervals_and_pass_variation_from_known_timings():
     single = LatencyRecorder()
     single.batch_ns, single.batch_sizes = [1_000_000], [1]
     assert single.summary()["sample_ms_ci"]["p50"] is None and single.summary()["passes"]["cv"] is None
+
+
+def test_latency_interval_draws_equal_percentiles_of_the_expanded_samples():
+    """The vectorised bootstrap gives, per draw, exactly np.percentile of the per-sample values it stands for."""
+    from vleval.latency import _percentile_cis
+
+    rng = np.random.default_rng(5)
+    batch_ms = rng.uniform(1, 9, 13)
+    sizes = np.array([4] * 12 + [3])
+    got = _percentile_cis(batch_ms, sizes, resamples=300, seed=11)
+    pick = np.random.default_rng(11).integers(0, 13, (300, 13))
+    per = batch_ms / sizes
+    brute = np.array([np.percentile(np.repeat(per[p], sizes[p]), [50, 90, 99]) for p in pick])
+    for i, name in enumerate(("p50", "p90", "p99")):
+        assert got[name] == pytest.approx(list(np.percentile(brute[:, i], [2.5, 97.5])), rel=1e-12)
