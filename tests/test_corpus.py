@@ -42,13 +42,17 @@ def full(tmp_path_factory: pytest.TempPathFactory) -> CorpusPaths:
     return ensure_corpus(tmp_path_factory.mktemp("corpus") / "seed0", seed=0)
 
 
+def _shrink(monkeypatch: pytest.MonkeyPatch, flickr: dict, coco: dict, questions: int, val_questions: int) -> None:
+    monkeypatch.setattr(generate, "FLICKR_SPLITS", flickr)
+    monkeypatch.setattr(generate, "COCO_SPLITS", coco)
+    monkeypatch.setattr(generate, "MMBENCH_QUESTIONS", questions)
+    monkeypatch.setattr(generate, "MMBENCH_VAL_QUESTIONS", val_questions)
+
+
 @pytest.fixture
 def small(monkeypatch: pytest.MonkeyPatch) -> None:
     """Shrink the corpus so that tests that generate several stay fast."""
-    monkeypatch.setattr(generate, "FLICKR_SPLITS", {"train": 30, "val": 6, "test": 6})
-    monkeypatch.setattr(generate, "COCO_SPLITS", {"train": 8, "val": 4, "test": 6})
-    monkeypatch.setattr(generate, "MMBENCH_QUESTIONS", 8)
-    monkeypatch.setattr(generate, "MMBENCH_VAL_QUESTIONS", 4)
+    _shrink(monkeypatch, {"train": 30, "val": 6, "test": 6}, {"train": 8, "val": 4, "test": 6}, 8, 4)
 
 
 def _digest(root: Path) -> dict[str, str]:
@@ -275,10 +279,7 @@ def test_imports_only_vleval_api_and_itself() -> None:
 
 @pytest.fixture
 def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(generate, "FLICKR_SPLITS", {"train": 10, "val": 4, "test": 6})
-    monkeypatch.setattr(generate, "COCO_SPLITS", {"train": 4, "val": 3, "test": 5})
-    monkeypatch.setattr(generate, "MMBENCH_QUESTIONS", 5)
-    monkeypatch.setattr(generate, "MMBENCH_VAL_QUESTIONS", 3)
+    _shrink(monkeypatch, {"train": 10, "val": 4, "test": 6}, {"train": 4, "val": 3, "test": 5}, 5, 3)
 
 
 def _build(spec: DatasetSpec) -> Any:

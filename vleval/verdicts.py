@@ -1,9 +1,12 @@
 """Is a shift's drop real? Intervals and tests for the source - target difference of a board's primary metric.
 
-From a record's per-item rows (:mod:`vleval.item_results`), the primary metric is recomputed on bootstrap resamples:
+From a record's per-item rows (:mod:`vleval.item_results`), the primary metric is recomputed on bootstrap resamples
+of clusters. Every supported metric is a sum of ratios of per-cluster sums, so a resample is a vector of cluster
+multiplicities and all draws are one matrix product (the same percentile interval as
+:func:`vleval.paired.bootstrap_difference`, which a test checks, at a fraction of its cost):
 
 - **paired** when source and target evaluate the same items (e.g. natural vs synthetic renders of the same scenes):
-  one resample of clusters serves both domains (:func:`vleval.paired.bootstrap_difference`);
+  one resample of clusters serves both domains;
 - **unpaired** when they are different datasets (Flickr30K vs MSCOCO): each domain is resampled on its own and the
   difference of the draws gives the interval.
 
