@@ -333,7 +333,7 @@ def test_plugin_registers_lazy_factories() -> None:
     manager.register(vleval_datasets.plugin)
     seen: dict[str, Any] = {}
     manager.hook.register_datasets(register=lambda factory, **kw: seen.setdefault(kw["name"], (factory, kw)))
-    assert set(seen) == {"karpathy", "mmbench"}
+    assert set(seen) == {"karpathy", "coco-captions", "mmbench"}
     for factory, kw in seen.values():
         assert isinstance(factory, str) and kw["version"] == "1.0.0" and kw["description"]
         module, attribute = factory.split(":")

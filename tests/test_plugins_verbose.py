@@ -46,9 +46,9 @@ def test_verbose_json_lists_karpathy_arguments_with_defaults(tmp_path: Path) -> 
     rows = {row["name"]: row for row in json.loads(proc.stdout)["plugins"]}
     assert rows["karpathy"]["arguments"] == [
         {"name": "annotations"}, {"name": "images"}, {"name": "split", "default": "test"},
-        {"name": "captions_per_image", "default": 5}, {"name": "fold", "default": None},
+        {"name": "captions_per_image", "default": None}, {"name": "fold", "default": None},
         {"name": "fold_size", "default": 1000}, {"name": "name", "default": None},
-        {"name": "max_pixels", "default": 64_000_000},
+        {"name": "max_pixels", "default": 64_000_000}, {"name": "task", "default": "retrieval"},
     ]
     assert rows["mmbench"]["arguments"] == [
         {"name": "path"}, {"name": "split", "default": None}, {"name": "name", "default": None},

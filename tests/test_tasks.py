@@ -52,7 +52,7 @@ def test_captioning_flattens_batches_in_item_order():
     items = [CaptionItem(f"i{n}", None, [f"ref {n}"]) for n in range(3)]
     out = runner.outputs([runner.call(items[:2]), runner.call(items[2:])], items)
     assert len(out.predictions) == 3 and out.references == [["ref 0"], ["ref 1"], ["ref 2"]]
-    assert runner.default_metrics == ("caption-bleu",)
+    assert runner.default_metrics == ("coco-caption",)
 
 
 def test_retrieval_similarity_is_cosine_between_every_image_and_caption():

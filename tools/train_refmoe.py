@@ -97,7 +97,9 @@ def _previous_manifest(path: Path, current: dict[str, Any]) -> dict[str, Any]:
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=TRAIN_COMMAND, description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(WEIGHTS_DIR), help="output folder (default: the packaged weights/)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batch order)")
+    parser.add_argument("--corpus-seed", type=int, default=0,
+                        help="seed of the generated corpus trained on (default 0: the default benchmark's corpus)")
     parser.add_argument("--experts", type=int, nargs="+", default=list(VARIANTS))
     parser.add_argument("--steps", type=int, default=TrainConfig.steps)
     parser.add_argument("--threads", type=int, default=TrainConfig.threads)
@@ -114,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = TrainConfig(steps=args.steps, seed=args.seed, threads=args.threads, balance_weight=args.balance_weight,
                       local_entropy_weight=args.local_entropy_weight, global_entropy_weight=args.global_entropy_weight)
     set_determinism(cfg.seed, cfg.threads)
-    paths = ensure_corpus(root=args.corpus_root, seed=args.seed)
+    paths = ensure_corpus(root=args.corpus_root, seed=args.corpus_seed)
     splits = {s: KarpathyDataset(paths.flickr_annotations, paths.flickr_images, split=s)
               for s in ("train", "val", "test")}
     texts = [c for i in range(len(splits["train"])) for c in splits["train"][i].captions]
@@ -134,8 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     manifest: dict[str, Any] = {
         "family": "refmoe", "version": "0.1.0", "seed": cfg.seed, "command": f"{TRAIN_COMMAND} "
         + " ".join(sys.argv[1:] if argv is None else argv),
-        "train_config": asdict(cfg), "corpus": {"content_hash": corpus_hash, "datasets": corpus_hashes,
-                                                "source": "mini-flickr30k train (val for validation)"},
+        "train_config": asdict(cfg),
+        "corpus": {"seed": args.corpus_seed, "content_hash": corpus_hash, "datasets": corpus_hashes,
+                   "source": "mini-flickr30k train (val for validation)"},
         "tokenizer": {"file": TOKENIZER_FILE, "sha256": _sha256(out / TOKENIZER_FILE), "vocab_size": len(tokenizer)},
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "threads": cfg.threads},
         "architecture": M.__doc__.strip(),

@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="skip cells already complete in the results file")
     run.add_argument("--repair", action="store_true", help="with --resume: move bad lines of the results file to "
                      "a quarantine file next to it (default: refuse and change nothing)")
+    run.add_argument("--no-report", action="store_true", help="do not write the HTML report "
+                     "(default: RESULTS.report/index.html beside the results file)")
     run.add_argument("--in-process", action="store_true", help="run cells in this process (e.g. under a debugger): "
                      "no cell_timeout_s, and a crashing plugin ends the run (default: a worker process)")
     adhoc = run.add_argument_group("ad-hoc run (no config file needed)")
@@ -82,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--format", choices=["table", "md", "csv", "json"], default="table")
     board.add_argument("--allow-mixed", action="store_true",
                        help="rank records whose data hash, metric version or hardware differ")
+    board.add_argument("--margin", type=float, default=1.0, help="equivalence margin (metric units) for top-k / "
+                       "pruned variants vs their base (default %(default)s)")
     board.set_defaults(handler=cmd_leaderboard)
 
     validate = sub.add_parser("validate", help="check results files against result.schema.json")
@@ -96,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     compare.add_argument("--alpha", type=float, default=0.05)
     compare.set_defaults(handler=cmd_compare)
+    corr = sub.add_parser("corruptions", help="error per corruption and severity, mean, CE and mCE against a "
+                          "baseline variant (records of the `corruption` shift)")
+    corr.add_argument("results", nargs="+", help="results file(s)")
+    corr.add_argument("--baseline", required=True, help="label of the baseline variant, e.g. 'refmoe(experts=1)'")
+    corr.add_argument("--metric", help="'metric/key' (default: each record's primary metric)")
+    corr.add_argument("--lower-is-better", action="store_true", help="with --metric: lower values are better")
+    corr.add_argument("--full-scale", type=float, default=100.0,
+                      help="the value meaning no error for a higher-is-better metric (default 100; rsum: 600)")
+    corr.set_defaults(handler=cmd_corruptions)
+    from vleval.report.command import add_parser as add_report_parsers
+
+    add_report_parsers(sub)  # report, summary
     return parser
 
 
@@ -104,6 +120,19 @@ def wide_console():
     from rich.console import Console
 
     return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def cmd_corruptions(args: argparse.Namespace) -> int:
+    from vleval.corruptions import CorruptionTableError, print_corruption_table
+    from vleval.records import load
+
+    try:
+        print_corruption_table(load(args.results), args.baseline, wide_console(), metric=args.metric,
+                               higher_is_better=not args.lower_is_better, full_scale=args.full_scale)
+    except CorruptionTableError as exc:
+        print(f"vleval corruptions: {', '.join(args.results)}: {exc}", file=sys.stderr)
+        return EXIT_FAILED_CELLS
+    return EXIT_OK
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -223,7 +252,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vleval.console import print_report
 
     print_report(console, summary, time.perf_counter() - start)
+    if not args.no_report:
+        _write_report(console, summary.path)
     return EXIT_FAILED_CELLS if summary.failed else EXIT_OK
+
+
+def _write_report(console: Any, results: Path) -> None:
+    """The run's HTML report beside its results; a figure that cannot be drawn never fails the run (the records
+    are written already): it is reported with the command that retries."""
+    if not results.exists():
+        return
+    out = results.with_suffix(".report")
+    try:
+        from vleval.report import write_report
+
+        console.print(f"report: {write_report(results, out)}")
+    except Exception as exc:  # noqa: BLE001 - the run's records are safe; say what failed and how to retry
+        console.print(f"[yellow]report not written ({type(exc).__name__}: {exc}); retry with "
+                      f"`vleval report {results} -o {out}`[/yellow]")
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
@@ -239,7 +285,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if nothing:
         print(f"vleval: {nothing}", file=sys.stderr)
         return EXIT_FAILED_CELLS
-    boards = leaderboard.build(records, allow_mixed=args.allow_mixed, items=item_results.reader(homes))
+    boards = leaderboard.build(records, allow_mixed=args.allow_mixed, items=item_results.reader(homes),
+                               margin=args.margin)
     out = leaderboard.render(boards, args.format)
     if isinstance(out, str):
         print(out)

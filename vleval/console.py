@@ -70,9 +70,8 @@ def print_report(console: Console, run: RunSummary, seconds: float) -> None:
             console.print(table)
     except leaderboard.NotComparable as exc:
         console.print(f"[yellow]{exc}[/]")
-    for title, lines in (("Q1 expert count vs accuracy / latency / shift drop", summary.expert_scaling(records)),
-                         ("Q2 layer-wise modality specialization vs accuracy / throughput",
-                          summary.specialization(records))):
+    items = item_results.reader({r.cell_key: run.path for r in records})
+    for title, lines in summary.sections(records, items):
         if lines:
             console.print(f"\n[bold]{title}[/]")
             for line in lines:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from vleval import __version__, item_results, routing
+from vleval import __version__, item_results, machine_load, routing
 from vleval.api import TASK_CAPABILITIES, Dataset, DatasetSpec, Model, TaskOutputs
 from vleval.boundary import check_call
 from vleval.latency import LatencyRecorder
@@ -85,9 +85,13 @@ def execute_cell(cell: Cell, key: str, resolver: Resolver, run_id: str, progress
         record.scaling = {"top_k": cell.scaling.top_k, "keep_experts": jsonable(keep)}
         with model.scale_experts(top_k=cell.scaling.top_k, keep_experts=keep):
             record.model_info = jsonable(asdict(model.info()))  # as scaled: top-k changes active parameters
+            before = machine_load.snapshot()
             for name, spec in specs.items():
                 build.add_domain(name, measure_domain(cell, runner, datasets[name], spec, metrics, resolver,
                                                       progress, name))
+            load = machine_load.assess(before, machine_load.snapshot())
+            for domain in record.domains.values():
+                domain.latency["machine_load"] = load
         if metrics:
             record.primary_metric = metrics[0].primary
     except CellSkipped as exc:
@@ -129,8 +133,14 @@ def measure_domain(cell: Cell, runner: TaskStrategy, dataset: Dataset, spec: Dat
         with recorder.measure(len(batch), record=False):
             runner.call(batch)
     advance = progress.samples(data.size * (1 + cell.latency["repetitions"]), f"{domain}: {dataset.id}")
+    marks: list[tuple[int, int]] = []  # (routing events so far, batch size) after each batch: per-item routing
+
+    def traced(n: int) -> None:
+        marks.append((len(trace.events), n))
+        advance(n)
+
     with model.trace_routing() as trace:
-        outputs = run_pass(runner, data, collect=True, advance=advance, plugin=cell.model)
+        outputs = run_pass(runner, data, collect=True, advance=traced, plugin=cell.model)
     for _ in range(cell.latency["repetitions"]):
         run_pass(runner, data, recorder, advance=advance)
         recorder.end_pass()
@@ -138,6 +148,11 @@ def measure_domain(cell: Cell, runner: TaskStrategy, dataset: Dataset, spec: Dat
     per_image = {k: v for m in metrics if callable(getattr(m.metric, "per_image", None))
                  for k, v in m.metric.per_image().items()}
     rows = item_results.rows(outputs, [item for batch in data.batches() for item in batch], per_image)
+    if trace.events:
+        item_rows = [row for row in rows if row["kind"] in ("image", "question")]  # one per item, in order
+        for row, routed in zip(item_rows, routing.per_item(trace, marks), strict=True):
+            if routed:
+                row["routing"] = routed
     latency = {**recorder.summary(), "timing_scope": TIMING_SCOPE}
     info = DatasetInfo(name=spec.name, args=jsonable(spec.args), id=dataset.id, size=data.size,
                        content_hash=resolver.content_hash(spec),

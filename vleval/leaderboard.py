@@ -11,9 +11,9 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from statistics import mean
 from typing import Any
 
+from vleval import board_stats
 from vleval.record import Record
 
 
@@ -41,6 +41,15 @@ class Row:
     drop_p: float | None = None  # Holm-adjusted across the board's drops
     drop_test: str | None = None
     drop_significant: bool | None = None
+    replicates: int = 1  # records pooled into this row (runs, evaluation seeds, training seeds)
+    training_seeds: int = 0  # distinct model_args.training_seed among them (0: none given)
+    p50_ci: tuple[float, float] | None = None
+    latency_flag: str | None = None  # why the latency should not be trusted (machine contended, passes unsteady)
+    vs_base: float | None = None  # scaled variant (top-k, pruning) minus its unscaled base, on target (else data)
+    vs_base_ci: tuple[float, float] | None = None
+    vs_base_p: float | None = None  # Holm-adjusted with the board's drops
+    vs_base_equivalent: bool | None = None  # TOST inside [-margin, margin], Holm-adjusted across the board's
+    vs_base_significant: bool | None = None
 
 
 @dataclass
@@ -50,11 +59,7 @@ class Board:
     metric: str
     higher_is_better: bool = True
     rows: list[Row] = field(default_factory=list)
-
-
-def _mean(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return mean(present) if present else None
+    margin: float | None = None  # equivalence margin of the vs-base tests (metric units)
 
 
 def _comparability(records: list[Record]) -> list[str]:
@@ -89,29 +94,90 @@ def _interval(record: Record, domain: str) -> tuple[float, float] | None:
 ItemReader = Callable[[Record], "dict[str, list[dict]] | None"]
 
 
-def _verdicts(board: Board, variants: list[list[Record]], items: ItemReader | None) -> None:
-    """Drop intervals and Holm-adjusted tests for the rows with one record and per-item results of both domains."""
+def _domain(record: Record) -> str:
+    return "source" if "source" in record.domains else "data"
+
+
+def _accuracy(board: Board, rs: list[Record], rows_of: list[dict | None]) -> dict[str, Any]:
+    """Source, target and drop pooled over the replicates, each with its interval (:mod:`vleval.board_stats`);
+    one replicate keeps its Holm-adjustable drop verdict."""
     from vleval import verdicts
 
-    found: list[verdicts.DropVerdict | None] = []
-    for row, rs in zip(board.rows, variants, strict=True):
+    key = rs[0].primary_metric.key
+    out: dict[str, Any] = {"verdict": None}
+    per: dict[str, list] = {"source": [], "target": [], "drop": []}
+    for r, rows in zip(rs, rows_of, strict=True):
+        values = {}
+        for side, domain in (("source", _domain(r)), ("target", "target")):
+            value, ci = r.primary(domain), _interval(r, domain) if domain in r.domains else None
+            clustered = verdicts.level(rows[domain], key) if rows and rows.get(domain) else None
+            if clustered is not None and value is not None:
+                ci = (clustered[1], clustered[2])
+            per[side].append((value, ci))
+            values[side] = value
         verdict = None
-        if len(rs) == 1 and items is not None and row.drop is not None:
-            rows = items(rs[0])
-            if rows and "source" in rows and "target" in rows:
-                verdict = verdicts.drop(rows["source"], rows["target"], rs[0].primary_metric.key)
-        found.append(verdict)
-    for row, verdict in zip(board.rows, verdicts.adjust(found), strict=True):
+        if rows and "source" in rows and "target" in rows and None not in values.values():
+            verdict = verdicts.drop(rows["source"], rows["target"], key)
+        drop = None if None in values.values() else values["source"] - values["target"]
+        per["drop"].append((drop, (verdict.low, verdict.high) if verdict else None))
+        if len(rs) == 1:
+            out["verdict"] = verdict
+    for side, pairs in per.items():
+        out[side] = board_stats.pool([v for v, _ in pairs], [ci for _, ci in pairs])
+    return out
+
+
+def _vs_base(board: Board, variants: dict[str, list[Record]], items: ItemReader | None) -> dict[str, Any]:
+    """Scaled variant minus its unscaled base on the target (else data), paired item by item, with TOST."""
+    from vleval import verdicts
+
+    if items is None:
+        return {}
+    bases = {board_stats.identity(rs[0]): rs[0] for rs in variants.values()
+             if len(rs) == 1 and not rs[0].cell.get("scaling")}
+    out = {}
+    for label, rs in variants.items():
+        base = bases.get(board_stats.base_of(rs[0])) if len(rs) == 1 else None
+        if base is None:
+            continue
+        mine, theirs = items(rs[0]), items(base)
+        domain = "target" if "target" in rs[0].domains else "data"
+        if mine and theirs and mine.get(domain) and theirs.get(domain):
+            # drop(base, variant) = base - variant; the row shows variant - base
+            verdict = verdicts.drop(theirs[domain], mine[domain], rs[0].primary_metric.key, margin=board.margin)
+            if verdict is not None and verdict.paired:
+                out[label] = verdict
+    return out
+
+
+def _verdicts(board: Board, variants: dict[str, list[Record]], drops: list, items: ItemReader | None) -> None:
+    """Holm across the board: drops and vs-base differences as one family, equivalence tests as another."""
+    from vleval import verdicts
+
+    base = _vs_base(board, variants, items)
+    labels = list(variants)
+    adjusted = verdicts.adjust(drops + [base.get(label) for label in labels])
+    for row, verdict in zip(board.rows, adjusted[:len(labels)], strict=True):
         if verdict is not None:
             row.drop_ci, row.drop_p, row.drop_test = (verdict.low, verdict.high), verdict.p_adjusted, verdict.test
             row.drop_significant = verdict.significant()
+    for row, verdict in zip(board.rows, adjusted[len(labels):], strict=True):
+        if verdict is not None:
+            row.vs_base, row.vs_base_ci = -verdict.estimate, (-verdict.high, -verdict.low)
+            row.vs_base_p, row.vs_base_significant = verdict.p_adjusted, verdict.significant()
+            row.vs_base_equivalent = verdict.tost_adjusted is not None and verdict.tost_adjusted < 0.05
 
 
-def build(records: list[Record], allow_mixed: bool = False, items: ItemReader | None = None) -> list[Board]:
-    """Group successful records by evaluation and variant; average over seeds; mark the Pareto front.
+def build(records: list[Record], allow_mixed: bool = False, items: ItemReader | None = None,
+          margin: float = 1.0) -> list[Board]:
+    """Group successful records by evaluation and variant; pool replicates (runs, seeds, training seeds) with
+    intervals; mark the Pareto front.
 
-    ``items`` reads a record's per-item rows (``vleval.item_results.read``); with it, shift drops get intervals and
-    Holm-adjusted tests (:mod:`vleval.verdicts`)."""
+    ``items`` reads a record's per-item rows (``vleval.item_results.read``); with it, intervals are clustered
+    bootstraps, shift drops get Holm-adjusted tests (:mod:`vleval.verdicts`), and each top-k / pruned variant is
+    compared with its unscaled base item by item, with an equivalence test inside ``[-margin, margin]``."""
+    from vleval.machine_load import contended
+
     groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
         if r.status == "ok" and r.primary_metric:
@@ -123,26 +189,32 @@ def build(records: list[Record], allow_mixed: bool = False, items: ItemReader | 
             raise NotComparable(f"{evaluation}: refusing to rank records that are not comparable:\n  "
                                 + "\n  ".join(problems) + "\n(use --allow-mixed to rank them anyway)")
         primary = recs[0].primary_metric
-        board = Board(evaluation, task, primary.name, higher_is_better=primary.higher_is_better)
+        board = Board(evaluation, task, primary.name, higher_is_better=primary.higher_is_better, margin=margin)
         multi_bs = len({r.batch_size for r in recs}) > 1
         by_variant: dict[str, list[Record]] = defaultdict(list)
         for r in recs:
-            by_variant[r.label + (f" bs={r.batch_size}" if multi_bs else "")].append(r)
+            by_variant[board_stats.variant_label(r) + (f" bs={r.batch_size}" if multi_bs else "")].append(r)
+        drops = []
         for label, rs in by_variant.items():
-            timed = [r.timed for r in rs]
-            single = rs[0] if len(rs) == 1 else None
-            source = _mean([r.primary("source" if "source" in r.domains else "data", primary) for r in rs])
-            target = _mean([r.primary("target", primary) for r in rs])
+            acc = _accuracy(board, rs, [items(r) if items else None for r in rs])
+            drops.append(acc["verdict"])
+            lat = board_stats.pooled_latency(rs)
             first = rs[0]
+            flags = {why for r in rs if r.timed is not None for why in [contended(r.timed.latency)] if why}
             board.rows.append(Row(
                 label=label, experts=first.experts, top_k=first.top_k, active_params=first.active_params,
-                source=source, target=target, drop=None if source is None or target is None else source - target,
-                p50_ms=_mean([t.p50_ms for t in timed]), p90_ms=_mean([t.p90_ms for t in timed]),
-                throughput=_mean([t.throughput for t in timed]), seeds=len({r.seed for r in rs}),
-                source_ci=_interval(single, "source" if "source" in single.domains else "data") if single else None,
-                target_ci=_interval(single, "target") if single else None,
+                source=acc["source"].value if acc["source"] else None,
+                target=acc["target"].value if acc["target"] else None,
+                drop=acc["drop"].value if acc["drop"] else None,
+                p50_ms=lat["p50_ms"], p90_ms=lat["p90_ms"], throughput=lat["throughput"],
+                seeds=len({r.seed for r in rs}),
+                source_ci=acc["source"].ci if acc["source"] else None,
+                target_ci=acc["target"].ci if acc["target"] else None,
+                drop_ci=acc["drop"].ci if acc["drop"] else None,
+                replicates=len(rs), training_seeds=len({board_stats.training_seed(r) for r in rs} - {None}),
+                p50_ci=lat["p50_ci"], latency_flag="; ".join(sorted(flags)) or None,
             ))
-        _verdicts(board, list(by_variant.values()), items)
+        _verdicts(board, by_variant, drops, items)
         sign = 1.0 if board.higher_is_better else -1.0
         _mark_pareto(board.rows, sign)
         board.rows.sort(key=lambda row: -sign * (row.target if row.target is not None else row.source or 0))
@@ -167,20 +239,38 @@ def _mark_pareto(rows: list[Row], sign: float = 1.0) -> None:
         )
 
 
-COLUMNS = ["label", "experts", "top_k", "active_params", "source", "target", "drop", "drop_ci", "p50_ms", "p90_ms",
-           "throughput", "seeds", "pareto"]
-HEADERS = ["variant", "E", "k", "active params", "source", "target", "drop", "drop 95% CI", "p50 ms/sample",
-           "p90 ms/sample", "samples/s", "seeds", "pareto"]
-CSV_EXTRA = ["source_ci", "target_ci", "drop_p", "drop_test", "drop_significant"]
+COLUMNS = ["label", "experts", "top_k", "active_params", "source", "target", "drop", "p50_ms", "p90_ms",
+           "throughput", "replicates", "vs_base", "pareto"]
+HEADERS = ["variant", "E", "k", "active params", "source [95% CI]", "target [95% CI]", "drop [95% CI]",
+           "p50 ms/sample [95% CI]", "p90 ms/sample", "samples/s", "n", "vs base [95% CI]", "pareto"]
+CSV_COLUMNS = ["label", "experts", "top_k", "active_params", "source", "source_ci", "target", "target_ci", "drop",
+               "drop_ci", "drop_p", "drop_test", "drop_significant", "p50_ms", "p50_ci", "p90_ms", "throughput",
+               "latency_flag", "replicates", "seeds", "training_seeds", "vs_base", "vs_base_ci", "vs_base_p",
+               "vs_base_significant", "vs_base_equivalent", "pareto"]
+LEGEND = ("drop * / vs base * = significant (Holm across the board's differences); vs base ≈ = equivalent within "
+          "±{margin} (TOST, Holm); ! = latency measured on a contended or unsteady machine; n = replicates pooled; "
+          "pareto * = Pareto-optimal accuracy vs p50 latency")
 
 
-def _cell(value: Any, column: str, row: Row | None = None) -> str:
-    if column == "drop" and value is not None and row is not None and row.drop_significant:
-        return f"{value:.2f}*"  # significant after Holm's correction across the board's drops
-    if column == "drop_ci":
-        return "-" if value is None else f"[{value[0]:+.1f}, {value[1]:+.1f}]"
-    if value is None:
+def _ci(ci: tuple[float, float] | None, digits: int = 1) -> str:
+    return "" if ci is None else f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def _cell(value: Any, column: str, row: Row) -> str:
+    if value is None and column not in ("pareto",):
         return "-"
+    if column in ("source", "target"):
+        return f"{value:.2f}{_ci(getattr(row, column + '_ci'))}"
+    if column == "drop":
+        mark = "*" if row.drop_significant else ""
+        return f"{value:.2f}{mark}{_ci(row.drop_ci)}"
+    if column == "vs_base":
+        mark = "*" if row.vs_base_significant else "≈" if row.vs_base_equivalent else ""
+        return f"{value:+.2f}{mark}{_ci(row.vs_base_ci)}"
+    if column == "p50_ms":
+        return f"{value:.3f}{'!' if row.latency_flag else ''}{_ci(row.p50_ci, 3)}"
+    if column == "replicates":
+        return str(value) + (f" ({row.training_seeds} training seeds)" if row.training_seeds > 1 else "")
     if column == "pareto":
         return "*" if value else ""
     if column == "active_params":
@@ -198,10 +288,10 @@ def render(boards: list[Board], fmt: str = "table") -> str | list[Any]:
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["evaluation", "task", "metric", *COLUMNS, *CSV_EXTRA])
+        writer.writerow(["evaluation", "task", "metric", *CSV_COLUMNS])
         for b in boards:
             for row in b.rows:
-                writer.writerow([b.evaluation, b.task, b.metric, *(getattr(row, c) for c in COLUMNS + CSV_EXTRA)])
+                writer.writerow([b.evaluation, b.task, b.metric, *(getattr(row, c) for c in CSV_COLUMNS)])
         return buffer.getvalue()
     if fmt == "md":
         parts = []
@@ -211,13 +301,14 @@ def render(boards: list[Board], fmt: str = "table") -> str | list[Any]:
             parts.append("|" + "---|" * len(HEADERS))
             parts += ["| " + " | ".join(_cell(getattr(r, c), c, r) for c in COLUMNS) + " |" for r in b.rows]
             parts.append("")
+        if boards:
+            parts.append(LEGEND.format(margin=boards[0].margin))
         return "\n".join(parts)
     from rich.table import Table
 
     tables = []
     for b in boards:
-        table = Table(title=f"{b.evaluation}  ({b.task}; {b.metric}; pareto * = Pareto-optimal accuracy vs p50 "
-                      "latency; drop * = significant, Holm-adjusted)")
+        table = Table(title=f"{b.evaluation}  ({b.task}; {b.metric})", caption=LEGEND.format(margin=b.margin))
         for header in HEADERS:
             table.add_column(header, justify="left" if header == "variant" else "right")
         for r in b.rows:

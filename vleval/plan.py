@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from vleval.api.shift import DatasetSpec
-from vleval.config import validate_benchmark
+from vleval.config import ConfigError, validate_benchmark
 
 DEFAULT_LATENCY = {"warmup": 2, "repetitions": 1}
 DEFAULT_CALIBRATION_LIMIT = 128
@@ -108,27 +108,66 @@ def variant_label(name: str, args: dict[str, Any], scaling: dict[str, Any], labe
     return f"{label or name}({', '.join(parts)})" if parts else (label or name)
 
 
+def shift_evaluations(bench: dict[str, Any]) -> list[tuple[int, ShiftEvaluation]]:
+    """``(index of the entry in shifts, evaluation)`` for every shift evaluation: an entry with a ``sweep`` of
+    arguments (``sweep = { severity = [1, 2, 3] }``) gives one evaluation per combination of swept values (their
+    cartesian product, in the order listed), each with the swept values among its ``args`` (so in its record)."""
+    out = []
+    for i, entry in enumerate(bench.get("shifts", [])):
+        sweep = entry.get("sweep", {})
+        for values in itertools.product(*sweep.values()):
+            out.append((i, ShiftEvaluation(entry["name"], {**entry.get("args", {}),
+                                                          **dict(zip(sweep, values, strict=True))})))
+    return out
+
+
+def replicate_args(model: dict[str, Any]) -> list[tuple[dict[str, Any], bool]]:
+    """``(arguments, timed)`` for each replicate of a model entry's ``replicates`` table (e.g. ``{ training_seed =
+    [0, 1, 2] }``: the same architecture trained with other seeds). Replicates share the architecture, so only the
+    first is timed (latency does not depend on the training seed); the others are evaluated for accuracy only."""
+    table = model.get("replicates", {})
+    clash = sorted(set(table) & (set(model.get("sweep", {})) | set(model.get("args", {}))))
+    if clash:
+        raise ConfigError(f"model {model['name']!r}: {', '.join(clash)} is both a replicate argument and a "
+                          "sweep or fixed argument; name each argument in one place")
+    return [(dict(zip(table, values, strict=True)), i == 0)
+            for i, values in enumerate(itertools.product(*table.values()))]
+
+
+def evaluation_lists(bench: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """Where a model's evaluations are listed: its own ``shifts``/``datasets`` when it has either, else the
+    benchmark's (so one benchmark can pair captioning models with captioning data only)."""
+    return model if ("shifts" in model or "datasets" in model) else bench
+
+
+def evaluations(entry: dict[str, Any]) -> list[Evaluation]:
+    """The shift evaluations (sweeps expanded), then the dataset evaluations, of a benchmark or model entry."""
+    out: list[Evaluation] = [evaluation for _, evaluation in shift_evaluations(entry)]
+    return out + [DatasetEvaluation(d["name"], d.get("args", {})) for d in entry.get("datasets", [])]
+
+
 def expand(name: str, bench: dict[str, Any]) -> list[Cell]:
-    """The cartesian product models × variants × scalings × evaluations × seeds × batch sizes, in that order."""
-    evaluations: list[Evaluation] = [ShiftEvaluation(s["name"], s.get("args", {})) for s in bench.get("shifts", [])]
-    evaluations += [DatasetEvaluation(d["name"], d.get("args", {})) for d in bench.get("datasets", [])]
+    """The cartesian product models × variants × scalings × replicates × evaluations × seeds × batch sizes, in
+    that order. Replicates after the first are not timed (``latency.repetitions = 0``)."""
     latency = {**DEFAULT_LATENCY, **bench.get("latency", {})}
     cells = []
     for model in bench["models"]:
-        sweep = model.get("sweep", {})
+        sweep, model_evaluations = model.get("sweep", {}), evaluations(evaluation_lists(bench, model))
         for values in itertools.product(*sweep.values()):
             args = {**model.get("args", {}), **dict(zip(sweep, values, strict=True))}
-            for scaling in model.get("scaling", [{}]):
-                shown = {k: args[k] for k in sweep} if "label" in model else args
+            for scaling, (replicate, timed) in itertools.product(model.get("scaling", [{}]), replicate_args(model)):
+                cell_args = {**args, **replicate}
+                shown = {k: cell_args[k] for k in [*sweep, *replicate]} if "label" in model else cell_args
                 label = variant_label(model["name"], shown, scaling, model.get("label"))
                 for evaluation, seed, batch_size in itertools.product(
-                    evaluations, bench.get("seeds", [0]), bench.get("batch_sizes", [32])
+                    model_evaluations, bench.get("seeds", [0]), bench.get("batch_sizes", [32])
                 ):
                     cells.append(Cell(
-                        benchmark=name, model=model["name"], model_args=args, scaling=Scaling.from_config(scaling),
-                        label=label, evaluation=evaluation, metrics=bench.get("metrics"), seed=seed,
-                        batch_size=batch_size, limit=bench.get("limit"), threads=bench.get("threads"),
-                        mc_mode=bench.get("mc_mode", "auto"), latency=latency,
+                        benchmark=name, model=model["name"], model_args=cell_args,
+                        scaling=Scaling.from_config(scaling), label=label, evaluation=evaluation,
+                        metrics=bench.get("metrics"), seed=seed, batch_size=batch_size, limit=bench.get("limit"),
+                        threads=bench.get("threads"), mc_mode=bench.get("mc_mode", "auto"),
+                        latency=latency if timed else {**latency, "warmup": 0, "repetitions": 0},
                     ))
     return cells
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from vleval.api import Dataset, DatasetSpec, Metric, Model, Shift, Task
+from vleval.api.shift import TransformedDataset, TransformShift
 from vleval.config import ConfigError
-from vleval.plan import Cell, Evaluation, Plan
+from vleval.plan import Cell, Evaluation, Plan, ShiftEvaluation, evaluation_lists, shift_evaluations
 from vleval.plugins import PluginError, Registry
 from vleval.prepared import Budget, PreparedData
 from vleval.record import PluginRef, PrimaryMetric, jsonable
@@ -28,6 +29,12 @@ def metric_entry(entry: str | dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 def _key(*parts: Any) -> str:
     return json.dumps(parts, sort_keys=True, default=str)
+
+
+def _spec_key(spec: DatasetSpec, *more: Any) -> str:
+    """Cache key of a domain: dataset name and arguments, and the transform's identity if any."""
+    transform = spec.transform.identity() if spec.transform is not None else None
+    return _key(spec.name, spec.args, transform, *more) if transform else _key(spec.name, spec.args, *more)
 
 
 @dataclass
@@ -67,12 +74,19 @@ class Resolver:
             except PluginError as exc:
                 raise ConfigError(f"benchmarks.{name}.{where}: {exc}") from None
 
+        lists: list[tuple[str, dict[str, Any]]] = [("", bench)]
         for i, model in enumerate(bench["models"]):
-            swept = {key: values[0] for key, values in model.get("sweep", {}).items()}
-            check("model", f"models[{i}]", model["name"], {**model.get("args", {}), **swept})
-        for kind, key in (("dataset", "datasets"), ("shift", "shifts")):
-            for i, ref in enumerate(bench.get(key, [])):
-                check(kind, f"{key}[{i}]", ref["name"], ref.get("args", {}))
+            first = {key: values[0] for table in ("sweep", "replicates")
+                     for key, values in model.get(table, {}).items()}
+            check("model", f"models[{i}]", model["name"], {**model.get("args", {}), **first})
+            if evaluation_lists(bench, model) is model:
+                lists.append((f"models[{i}].", model))
+        for prefix, entry in lists:
+            for i, ref in enumerate(entry.get("datasets", [])):
+                check("dataset", f"{prefix}datasets[{i}]", ref["name"], ref.get("args", {}))
+            for i, evaluation in shift_evaluations(entry):
+                check("shift", f"{prefix}shifts[{i}]", evaluation.name, evaluation.args)
+                self._check_transform(f"benchmarks.{name}.{prefix}shifts[{i}]", evaluation)
         for i, metric in enumerate(bench.get("metrics") or []):
             metric_name, args = metric_entry(metric)
             check("metric", f"metrics[{i}]", metric_name, args)
@@ -80,6 +94,19 @@ class Resolver:
                 self.metric(metric)
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"benchmarks.{name}.metrics[{i}] ({metric_name}): {exc}") from None
+
+    def _check_transform(self, where: str, evaluation: ShiftEvaluation) -> None:
+        """A transform shift is created (cheap: its arguments are checked) and its wrapped dataset must be
+        registered and take the arguments given."""
+        factory = self.registry.get("shift", evaluation.name).load()
+        if not (isinstance(factory, type) and issubclass(factory, TransformShift)):
+            return
+        try:
+            shift = self.shift(evaluation)
+            spec = shift.source()
+            self.registry.get("dataset", spec.name).check_args(spec.args)
+        except (PluginError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{where} ({evaluation.name}, args {evaluation.args}): {exc}") from None
 
     # -- instances
     def model(self, cell: Cell) -> Model:
@@ -108,20 +135,26 @@ class Resolver:
         return {"source": shift.source(), "target": shift.target()}
 
     def dataset(self, spec: DatasetSpec) -> Dataset:
-        key = _key(spec.name, spec.args)
+        """The registered dataset of ``spec``; with a transform, the same items through it (a transform shift's
+        target)."""
+        key = _spec_key(spec)
         if key not in self._datasets:
-            self._datasets[key] = self.registry.create("dataset", spec.name, spec.args)
+            if spec.transform is not None:
+                self._datasets[key] = TransformedDataset(self.dataset(spec.untransformed()), spec.transform)
+            else:
+                self._datasets[key] = self.registry.create("dataset", spec.name, spec.args)
         return self._datasets[key]
 
     def prepared(self, spec: DatasetSpec, batch_size: int, limit: int | None) -> PreparedData:
         """The data's items in batches, decoded once for the whole run (within the memory budget)."""
-        key = _key(spec.name, spec.args, batch_size, limit)
+        key = _spec_key(spec, batch_size, limit)
         if key not in self._prepared:
             self._prepared[key] = PreparedData(self.dataset(spec), batch_size, limit, self._budget)
         return self._prepared[key]
 
     def content_hash(self, spec: DatasetSpec) -> str:
-        key = _key(spec.name, spec.args)
+        """The data's content hash; a transformed domain's is that of (source hash, shift, version, params)."""
+        key = _spec_key(spec)
         if key not in self._hashes:
             self._hashes[key] = self.dataset(spec).content_hash()
         return self._hashes[key]
@@ -137,7 +170,7 @@ class Resolver:
             if spec is not None:
                 return spec
         spec = domains.get("source") or domains["data"]
-        return DatasetSpec(spec.name, {**spec.args, "split": "val"})
+        return DatasetSpec(spec.name, {**spec.args, "split": "val"})  # a transform shift's source: the wrapped data
 
     # -- identity
     def cell_key(self, cell: Cell) -> str:

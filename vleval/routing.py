@@ -1,4 +1,8 @@
-"""Routing summaries: per-layer expert load, load entropy, modality shares and a modality-specialization index."""
+"""Routing summaries: per-layer expert load and its balance, modality shares and a modality-specialization index.
+
+Every statistic is defined in ``docs/report.md`` (Definitions); :mod:`vleval.analytics` computes the same
+per-layer statistics from the ``expert_load`` of records written before they existed, and the cross-domain ones.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +53,68 @@ def specialization_index(table: np.ndarray) -> float | None:
     return float(0.5 * np.abs(text / text.sum() - image / image.sum()).sum())
 
 
+def balance(load: np.ndarray) -> dict[str, float | None]:
+    """Load-balance statistics of one layer's expert load (shares summing to 1): utilization CV (std / mean of the
+    shares), dead-expert fraction (experts given no token) and diversity ``exp(H) / N`` (effective experts over N)."""
+    load = np.asarray(load, dtype=np.float64)
+    n = len(load)
+    if n == 0 or load.sum() <= 0:
+        return {"utilization_cv": None, "dead_expert_fraction": None, "diversity": None}
+    load = load / load.sum()
+    return {"utilization_cv": round(float(load.std() / load.mean()), 6),
+            "dead_expert_fraction": round(float((load == 0).mean()), 6),
+            "diversity": round(float(np.exp(_entropy(load)) / n), 6)}
+
+
+def token_entropy(events: list[Any]) -> float | None:
+    """Mean over tokens of the normalised entropy ``H(p) / ln N`` of the router's probabilities, from events that
+    carry them (an optional ``probs`` array ``[tokens, N]``); ``None`` when none does (the trace then holds only
+    the selected experts, whose entropy would say nothing but ``ln k``)."""
+    per_token = []
+    for event in events:
+        probs = getattr(event, "probs", None)
+        if probs is None or event.num_experts < 2:
+            continue
+        p = np.asarray(probs, dtype=np.float64)
+        p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+        logs = np.log(np.where(p > 0, p, 1.0))
+        per_token.append(-(p * logs).sum(axis=1) / np.log(event.num_experts))
+    return float(np.concatenate(per_token).mean()) if per_token and sum(map(len, per_token)) else None
+
+
+def per_item(trace: RoutingTrace, marks: list[tuple[int, int]]) -> list[dict[str, list[int]]]:
+    """Each item's image-token expert counts per layer, ``[{"<layer>": [count per expert]}]`` in evaluation order.
+
+    ``marks``: after each batch's model call, ``(len(trace.events), batch size)``. An event's image tokens are
+    given to items by its ``item`` array (token -> index in the batch) when it has one; otherwise they are split
+    into equal consecutive runs, one per item (item-major layout), when their count divides by the batch size.
+    Events that fit neither contribute nothing; text tokens (option and caption texts) are left out.
+    """
+    out: list[dict[str, list[int]]] = []
+    start = 0
+    for end, size in marks:
+        items: list[dict[str, np.ndarray]] = [{} for _ in range(size)]
+        for event in trace.events[start:end]:
+            image = event.modality == IMAGE
+            if not image.any():
+                continue
+            owner = getattr(event, "item", None)
+            if owner is not None:
+                owner = np.asarray(owner)[image]
+            elif image.sum() % size == 0:
+                owner = np.repeat(np.arange(size), int(image.sum()) // size)
+            else:
+                continue
+            chosen = event.experts[image]
+            for i in range(size):
+                counts = np.bincount(chosen[owner == i].ravel(), minlength=event.num_experts)
+                key = str(event.layer)
+                items[i][key] = items[i].get(key, 0) + counts
+        out.extend({layer: [int(c) for c in counts] for layer, counts in sorted(item.items())} for item in items)
+        start = end
+    return out
+
+
 def summarize(trace: RoutingTrace) -> dict[str, Any]:
     """The record's ``routing`` block."""
     first = min((event.layer for event in trace.events), default=None)
@@ -61,7 +127,7 @@ def summarize(trace: RoutingTrace) -> dict[str, Any]:
         load = total / max(total.sum(), 1)
         n = len(total)
         image_share = np.where(total > 0, table[:, IMAGE] / np.maximum(total, 1), np.nan)
-        layers.append({
+        entry = {
             "layer": layer,
             "num_experts": n,
             "assignments": int(total.sum()),
@@ -69,7 +135,12 @@ def summarize(trace: RoutingTrace) -> dict[str, Any]:
             "load_entropy": round(_entropy(load) / np.log(n), 6) if n > 1 else None,
             "image_share_per_expert": [None if np.isnan(x) else round(float(x), 6) for x in image_share],
             "specialization_index": specialization_index(table),
-        })
+            **balance(load),
+        }
+        entropy = token_entropy([event for event in trace.events if event.layer == layer])
+        if entropy is not None:
+            entry["token_entropy"] = round(entropy, 6)
+        layers.append(entry)
     spec = [entry["specialization_index"] for entry in layers if entry["specialization_index"] is not None]
     return {
         "tokens": tokens,

@@ -119,3 +119,46 @@ def _fmt(value: float | None) -> str:
 
 def _num(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def routing_analytics(records: list[Record], items=None) -> list[str]:
+    """Q2, routing side: per variant and layer, balance on the source (diversity exp(H)/N, dead-expert fraction,
+    utilization CV) and the routing shift source -> target (JSD); with per-item routing (``items``: a reader as
+    for :func:`vleval.leaderboard.build`), the image-token JSD with its 95 % cluster-bootstrap interval and the AUC
+    of per-item JSD for the items that flip from right to wrong."""
+    from vleval import analytics
+
+    lines = []
+    for task in ("multiple_choice", "retrieval"):
+        for name, recs in _shift_groups(records, task).items():
+            recs = [r for r in recs if r.domains["source"].routing and r.domains["target"].routing]
+            if not recs:
+                continue
+            lines.append(f"[{name}] per MoE layer: diversity exp(H)/N, dead-expert fraction, utilization CV "
+                         "(source); routing shift JSD source -> target (bits, all tokens)")
+            for r in recs:
+                shift = dict(analytics.routing_shift(r))
+                parts = []
+                for layer in analytics.layer_table(r.domains["source"].routing):
+                    parts.append(f"L{layer['layer']}: {_num(layer['diversity'], '.2f')}/"
+                                 f"{_num(layer['dead_expert_fraction'], '.2f')}/{_num(layer['utilization_cv'], '.2f')}"
+                                 f" JSD={_num(shift.get(layer['layer']), '.4f')}")
+                lines.append(f"  {r.label}: " + "  ".join(parts))
+                rows = items(r) if items is not None and r.items else None
+                per_item = analytics.item_shift(rows["source"], rows["target"]) \
+                    if rows and "source" in rows and "target" in rows else None
+                if per_item is not None:
+                    jsds = " ".join(f"L{layer}={v:.4f} [{lo:.4f}, {hi:.4f}]"
+                                    for layer, (v, lo, hi) in zip(per_item.layers, per_item.layer_jsd, strict=True))
+                    flip = analytics.flip_auc(per_item)
+                    auc = "-" if flip is None else (f"{flip.auc:.2f} [{flip.low:.2f}, {flip.high:.2f}] "
+                                                    f"({flip.flipped} flipped, {flip.kept} kept)")
+                    lines.append(f"    image-token JSD {jsds}; AUC of item JSD for right->wrong flips: {auc}")
+    return lines
+
+
+def sections(records: list[Record], items=None) -> list[tuple[str, list[str]]]:
+    """Every summary with its title, for the console, ``vleval summary`` and the report."""
+    return [("Q1 expert count vs accuracy / latency / shift drop", expert_scaling(records)),
+            ("Q2 layer-wise modality specialization vs accuracy / throughput", specialization(records)),
+            ("Q2 routing balance and routing shift", routing_analytics(records, items))]

@@ -18,7 +18,7 @@ values (``cider``, ``rouge_l``). Others (corpus BLEU, METEOR) get no interval ra
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,6 +37,8 @@ class DropVerdict:
     p_value: float
     paired: bool
     p_adjusted: float = float("nan")
+    tost_p: float | None = None  # two one-sided tests against ``[-margin, margin]`` (when a margin was given)
+    tost_adjusted: float | None = None  # Holm-adjusted across the board's equivalence tests
 
     @property
     def test(self) -> str:
@@ -102,8 +104,25 @@ def _codes(rows: Rows) -> dict[str, int]:
     return {c: i for i, c in enumerate(dict.fromkeys(r["cluster"] for r in rows))}
 
 
-def drop(source: Rows, target: Rows, key: str, *, resamples: int = 2000, seed: int = 0) -> DropVerdict | None:
-    """Source minus target of metric ``key`` with a 95 % interval and a two-sided p-value; ``None`` if unsupported."""
+def level(rows: Rows, key: str, *, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float] | None:
+    """Metric ``key`` of one domain with its 95 % cluster-bootstrap interval (clusters: e.g. an MMBench question's
+    rotations, an image's captions), or ``None`` when rows cannot give it."""
+    codes = _codes(rows)
+    parts = components(rows, key, codes) if rows else None
+    if parts is None:
+        return None
+    draws = _value(parts, _weights(len(codes), resamples, np.random.default_rng(seed)))
+    estimate = float(_value(parts, np.ones((1, len(codes))))[0])
+    if not np.isfinite(estimate) or not np.isfinite(draws).all():
+        return None
+    low, high = np.quantile(draws, [0.025, 0.975])
+    return estimate, float(low), float(high)
+
+
+def drop(source: Rows, target: Rows, key: str, *, resamples: int = 2000, seed: int = 0,
+         margin: float | None = None) -> DropVerdict | None:
+    """Source minus target of metric ``key`` with a 95 % interval and a two-sided p-value; ``None`` if unsupported.
+    With ``margin``, also the TOST p-value for "the difference lies inside ``[-margin, margin]``"."""
     if not source or not target:
         return None
     rng = np.random.default_rng(seed)
@@ -126,12 +145,16 @@ def drop(source: Rows, target: Rows, key: str, *, resamples: int = 2000, seed: i
         return None
     low, high = np.quantile(draws, [0.025, 0.975])
     p = min(1.0, 2 * min(float((draws <= 0).mean()), float((draws >= 0).mean())))
-    return DropVerdict(estimate, float(low), float(high), p, paired=paired)
+    tost = None if margin is None else max(float((draws <= -margin).mean()), float((draws >= margin).mean()))
+    return DropVerdict(estimate, float(low), float(high), p, paired=paired, tost_p=tost)
 
 
 def adjust(verdicts: list[DropVerdict | None]) -> list[DropVerdict | None]:
-    """Holm-adjust the p-values of one board's drops together."""
+    """Holm-adjust the p-values of one board's tests together (differences as one family, equivalence tests as
+    another)."""
     present = [v for v in verdicts if v is not None]
     adjusted = iter(holm([v.p_value for v in present]))
-    return [None if v is None else DropVerdict(v.estimate, v.low, v.high, v.p_value, v.paired, next(adjusted))
+    equivalent = iter(holm([v.tost_p for v in present if v.tost_p is not None]))
+    return [None if v is None else replace(v, p_adjusted=next(adjusted),
+                                           tost_adjusted=None if v.tost_p is None else next(equivalent))
             for v in verdicts]

@@ -11,7 +11,8 @@ VLEVAL_API_VERSION = "1"
 
 _SHIFTS = (
     ("MiniFlickrToMiniCOCO", "mini-flickr30k->mini-mscoco",
-     "Offline retrieval shift: generated Flickr-style to COCO-style scenes and captions (Karpathy JSON)"),
+     "Offline shift: generated Flickr-style to COCO-style scenes and captions (Karpathy JSON); "
+     "retrieval, or captioning with task='captioning'"),
     ("MiniNaturalToSynthetic", "mini-natural->synthetic",
      "Offline MMBench-style shift: the same questions on natural vs clean synthetic renders"),
 )

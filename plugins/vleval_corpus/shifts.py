@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vleval.api import DatasetSpec, Shift
+from vleval.api import DatasetSpec, Shift, ShiftArgumentError
 from vleval_corpus.layout import CorpusPaths
+
+#: ``task`` values of :class:`MiniFlickrToMiniCOCO` (the ``karpathy`` dataset's); the first is the default.
+RETRIEVAL = "retrieval"
+TASKS = (RETRIEVAL, "captioning")
 
 
 class CorpusShift(Shift):
@@ -27,16 +31,32 @@ class CorpusShift(Shift):
 
 
 class MiniFlickrToMiniCOCO(CorpusShift):
-    """Retrieval on the offline mini-flickr30k (source) vs mini-mscoco (target) test splits."""
+    """Retrieval (or, with ``task = "captioning"``, captioning) on the offline mini-flickr30k (source) vs
+    mini-mscoco (target) test splits; calibration is mini-flickr30k's val split.
+
+    ``task`` is passed to the ``karpathy`` specs only when it is not the default, so retrieval cells keep the
+    dataset arguments (and identity) they always had; captioning keeps every caption of an image as references.
+    """
 
     name = "mini-flickr30k->mini-mscoco"
     version = "1.0.0"
-    description = "Offline retrieval shift: generated Flickr-style to COCO-style scenes and captions (Karpathy JSON)"
+    description = ("Offline shift: generated Flickr-style to COCO-style scenes and captions (Karpathy JSON); "
+                   "retrieval, or captioning with task='captioning'")
+
+    def __init__(self, seed: int = 0, cache_dir: str | Path | None = None, task: str = RETRIEVAL) -> None:
+        if task not in TASKS:
+            raise ShiftArgumentError(f"shift {self.name!r}: argument 'task' must be one of {list(TASKS)}, "
+                                     f"got {task!r}")
+        super().__init__(seed=seed, cache_dir=cache_dir)
+        self.task = task
 
     def _spec(self, coco: bool, split: str) -> DatasetSpec:
         c = self.corpus
         annotations, images = (c.coco_annotations, c.coco_images) if coco else (c.flickr_annotations, c.flickr_images)
-        return DatasetSpec("karpathy", {"annotations": str(annotations), "images": str(images), "split": split})
+        args = {"annotations": str(annotations), "images": str(images), "split": split}
+        if self.task != RETRIEVAL:
+            args["task"] = self.task
+        return DatasetSpec("karpathy", args)
 
     def source(self) -> DatasetSpec:
         return self._spec(False, "test")

@@ -1,4 +1,4 @@
-"""Image-text retrieval on Karpathy-split caption files (``dataset_flickr30k.json``, ``dataset_coco.json``).
+"""Karpathy-split caption files (``dataset_flickr30k.json``, ``dataset_coco.json``) for retrieval or captioning.
 
 The files are read unchanged: ``{"images": [{"filename", "filepath"?, "split", "sentences": [{"raw", ...}],
 "imgid"?, "cocoid"?, ...}], "dataset": "..."}``. An image lies at ``images/filepath/filename`` (COCO) or
@@ -6,9 +6,11 @@ The files are read unchanged: ``{"images": [{"filename", "filepath"?, "split", "
 
 Protocols (see ``docs/datasets-and-metrics.md``):
 
-- captions: the first ``captions_per_image`` captions of every image (default 5, the Karpathy-split literature; an
-  image with fewer is an error), or every caption (``captions_per_image = "all"`` or ``0``, CLIP_benchmark's
-  protocol: MSCOCO's 5K test then has 25,010 captions);
+- task: ``"retrieval"`` (``RetrievalItem``s, the default) or ``"captioning"`` (``CaptionItem``s: each image with its
+  captions as references);
+- captions: the first ``captions_per_image`` captions of every image (retrieval's default 5, the Karpathy-split
+  literature; an image with fewer is an error), or every caption (``captions_per_image = "all"`` or ``0``,
+  captioning's default and CLIP_benchmark's retrieval protocol: MSCOCO's 5K test then has 25,010 captions);
 - images: a whole split (Flickr30K ``test``: the 1K test; MSCOCO ``test``: the 5K test), or one ``fold`` of it:
   the ``fold``-th block of ``fold_size`` (default 1000) consecutive images in file order (MSCOCO 1K test: folds
   0..4 of the 5K test images).
@@ -22,7 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vleval.api import MAX_IMAGE_PIXELS, Dataset, RetrievalItem, Task, UnsafeInputError, hash_files, safe_join
+from vleval.api import (
+    MAX_IMAGE_PIXELS,
+    CaptionItem,
+    Dataset,
+    RetrievalItem,
+    Task,
+    UnsafeInputError,
+    hash_files,
+    safe_join,
+)
 from vleval_datasets.errors import DatasetFileNotFoundError, DatasetFormatError
 from vleval_datasets.images import decode_image
 
@@ -32,6 +43,10 @@ KARPATHY_SPLITS = ("train", "val", "test", "restval")
 ALL_CAPTIONS = "all"
 #: Images per fold: the MSCOCO 1K test protocol's five folds of the 5K test split.
 DEFAULT_FOLD_SIZE = 1000
+#: Leading captions kept per image for retrieval when ``captions_per_image`` is not given (captioning keeps all).
+RETRIEVAL_CAPTIONS = 5
+#: The ``task`` values and the items each yields.
+TASKS = {Task.RETRIEVAL.value: Task.RETRIEVAL, Task.CAPTIONING.value: Task.CAPTIONING}
 
 
 @dataclass(frozen=True)
@@ -59,6 +74,14 @@ def captions_protocol(value: int | str) -> int | None:
     return count or None
 
 
+def task_argument(value: str | Task) -> Task:
+    """``task`` as a :class:`Task` (``"retrieval"`` or ``"captioning"``); raises on anything else."""
+    task = TASKS.get(value.value if isinstance(value, Task) else value) if isinstance(value, str) else None
+    if task is None:
+        raise DatasetFormatError(f"karpathy: task must be one of {sorted(TASKS)}, got {value!r}")
+    return task
+
+
 def _fold_arguments(fold: int | None, fold_size: int) -> tuple[int | None, int]:
     for name, value, low in (("fold", fold, 0), ("fold_size", fold_size, 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
@@ -67,37 +90,44 @@ def _fold_arguments(fold: int | None, fold_size: int) -> tuple[int | None, int]:
 
 
 class KarpathyDataset(Dataset):
-    """Images of one Karpathy split (or one fold of it) with their captions, as ``RetrievalItem``s.
+    """Images of one Karpathy split (or one fold of it) with their captions, as ``RetrievalItem``s (``task =
+    "retrieval"``) or ``CaptionItem``s whose ``references`` are the captions (``task = "captioning"``).
 
     Args:
         annotations: the Karpathy JSON file.
         images: the image root directory.
         split: ``train``, ``val``, ``test``, ``restval`` or several joined by ``+``.
         captions_per_image: captions kept per image: the first N (an image with fewer is an error), or ``"all"``
-            / ``0`` for every caption (an image without any is an error).
+            / ``0`` for every caption (an image without any is an error); ``None``: 5 for retrieval, all for
+            captioning.
         fold: keep only images ``fold * fold_size`` to ``(fold + 1) * fold_size - 1`` of the split, in file order
             (the block must be complete); ``None`` keeps the whole split.
         fold_size: images per fold.
         name: dataset name in ``id``; defaults to the file's ``"dataset"`` field, else the file stem.
         max_pixels: largest image accepted when decoding.
+        task: ``"retrieval"`` or ``"captioning"``.
     """
 
-    task = Task.RETRIEVAL
+    task: Task = Task.RETRIEVAL  # per instance: the ``task`` argument
 
     def __init__(
         self,
         annotations: str | Path,
         images: str | Path,
         split: str = "test",
-        captions_per_image: int | str = 5,
+        captions_per_image: int | str | None = None,
         fold: int | None = None,
         fold_size: int = DEFAULT_FOLD_SIZE,
         name: str | None = None,
         max_pixels: int = MAX_IMAGE_PIXELS,
+        task: str = Task.RETRIEVAL.value,
     ) -> None:
+        self.task = task_argument(task)
         self.annotations = Path(annotations).expanduser()
         self.images = Path(images).expanduser()
         self.split = split
+        if captions_per_image is None:
+            captions_per_image = RETRIEVAL_CAPTIONS if self.task is Task.RETRIEVAL else ALL_CAPTIONS
         self.max_captions = captions_protocol(captions_per_image)
         self.captions_per_image: int | str = ALL_CAPTIONS if self.max_captions is None else self.max_captions
         self.fold, self.fold_size = _fold_arguments(fold, fold_size)
@@ -113,9 +143,11 @@ class KarpathyDataset(Dataset):
             )
         if not self.images.is_dir():
             raise DatasetFileNotFoundError(f"karpathy: image directory {self.images} not found")
-        data = _load_json(self.annotations)
+        data = load_json(self.annotations)
         self.name = name or str(data.get("dataset") or self.annotations.stem)
         self.id = f"karpathy:{self.name}/{split}" + ("" if self.fold is None else f"/fold{self.fold}")
+        if self.task is Task.CAPTIONING:
+            self.id += "/captioning"
         entries = self._parse(data, set(splits))
         if not entries:
             raise DatasetFormatError(f"{self.annotations}: no images in split {split!r}")
@@ -204,20 +236,24 @@ class KarpathyDataset(Dataset):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __getitem__(self, index: int) -> RetrievalItem:
+    def __getitem__(self, index: int) -> RetrievalItem | CaptionItem:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]  # type: ignore[return-value]
         entry = self._entries[index]
         label = f"{self.annotations}: images[{entry.record}] ({entry.id}): image {entry.path}"
         image = decode_image(entry.path, self.max_pixels, label=label)
+        if self.task is Task.CAPTIONING:
+            return CaptionItem(id=entry.id, image=image, references=list(entry.captions))
         return RetrievalItem(id=entry.id, image=image, captions=list(entry.captions))
 
     def content_hash(self) -> str:
-        """SHA-256 over the annotation file (all captions), the images kept and the protocol (cached)."""
+        """SHA-256 over the annotation file (all captions), the images kept and the protocol (cached); retrieval's
+        protocol string is the one earlier releases hashed, captioning adds ``|task=captioning``."""
         if self._hash is None:
             files = hash_files([self.annotations, *(entry.path for entry in self._entries)])
             fold = "" if self.fold is None else f"|fold={self.fold}|fold_size={self.fold_size}"
-            params = f"karpathy|split={self.split}|captions_per_image={self.captions_per_image}{fold}|{files}"
+            task = "" if self.task is Task.RETRIEVAL else f"|task={self.task.value}"
+            params = f"karpathy|split={self.split}|captions_per_image={self.captions_per_image}{fold}{task}|{files}"
             self._hash = hashlib.sha256(params.encode()).hexdigest()
         return self._hash
 
@@ -233,10 +269,14 @@ class KarpathyDataset(Dataset):
         }
         if self.fold is not None:
             out.update(fold=self.fold, fold_size=self.fold_size, split_size=self.split_size)
+        if self.task is not Task.RETRIEVAL:  # retrieval's facts stay as earlier releases recorded them
+            out["task"] = self.task.value
         return out
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def load_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; invalid JSON, non-UTF-8 text or another top-level type raise
+    :class:`DatasetFormatError` naming the file (and line and column)."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)

@@ -1,4 +1,4 @@
-"""Dataset plugins: Karpathy-split retrieval files and MMBench TSVs (factories are imported lazily)."""
+"""Dataset plugins: Karpathy-split files, COCO caption files and MMBench TSVs (factories are imported lazily)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,14 @@ def register_datasets(register: Callable[..., Any]) -> None:
         "vleval_datasets.karpathy:KarpathyDataset",
         name="karpathy",
         version="1.0.0",
-        description="Image-text retrieval on a Karpathy-split JSON (Flickr30K, MSCOCO) and its image directory",
+        description="Image-text retrieval (or captioning, task='captioning') on a Karpathy-split JSON (Flickr30K, "
+        "MSCOCO) and its image directory",
+    )
+    register(
+        "vleval_datasets.coco:CocoCaptionsDataset",
+        name="coco-captions",
+        version="1.0.0",
+        description="Image captioning on a COCO-format caption JSON (images + annotations) and its image directory",
     )
     register(
         "vleval_datasets.mmbench:MMBenchDataset",

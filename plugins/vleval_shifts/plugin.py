@@ -1,4 +1,5 @@
-"""Shift plugins: Flickr30K -> MSCOCO on local data and a user-defined pair (offline shifts: ``vleval_corpus``)."""
+"""Shift plugins: Flickr30K -> MSCOCO on local data, a user-defined pair, and transform shifts of any dataset
+(ImageNet-C corruptions, restyling, text noise, paraphrase). Offline corpus shifts: ``vleval_corpus``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,23 @@ from vleval.api import hookimpl
 VLEVAL_API_VERSION = "1"
 
 _SHIFTS = (
-    ("Flickr30kToMSCOCO", "flickr30k->mscoco",
+    ("shifts:Flickr30kToMSCOCO", "flickr30k->mscoco",
      "Image-text retrieval shift from Flickr30K to MSCOCO (Karpathy splits, local files)"),
-    ("PairShift", "pair", "A user-defined shift: source and target are any registered datasets with their arguments"),
+    ("shifts:PairShift", "pair",
+     "A user-defined shift: source and target are any registered datasets with their arguments"),
+    ("transforms:CorruptionShift", "corruption",
+     "ImageNet-C corruptions (15 families, severities 1-5) of any dataset's images, paired item by item with the "
+     "clean source"),
+    ("transforms:RestyleShift", "restyle",
+     "Restyled images of any dataset (flat-colour posterize, edge render, text overlay), paired"),
+    ("transforms:TextNoiseShift", "text-noise",
+     "Character noise on captions, questions, options and hints of any dataset, paired item by item"),
+    ("transforms:ParaphraseShift", "paraphrase",
+     "Templated paraphrase of captions and questions of any dataset, paired item by item"),
 )
 
 
 @hookimpl
 def register_shifts(register: Callable[..., Any]) -> None:
     for attribute, name, description in _SHIFTS:
-        register(f"vleval_shifts.shifts:{attribute}", name=name, version="1.0.0", description=description)
+        register(f"vleval_shifts.{attribute}", name=name, version="1.0.0", description=description)

@@ -1,8 +1,8 @@
 """Everything a plugin author needs, and nothing else: ``from vleval.api import ...``.
 
 - the hook marker and contract version: :data:`hookimpl`, :data:`API_VERSION` (hooks in :mod:`vleval.hookspecs`);
-- interfaces, one module per kind: :class:`Model`, :class:`Dataset`, :class:`Shift`, :class:`Metric`, and the
-  plain-text protocol :class:`TextLM`;
+- interfaces, one module per kind: :class:`Model`, :class:`Dataset`, :class:`Shift` (and :class:`TransformShift`,
+  with :func:`item_rng` for per-item randomness), :class:`Metric`, and the plain-text protocol :class:`TextLM`;
 - task types, items and outputs: :class:`Task`, :class:`RetrievalItem`, :class:`MCItem`, :class:`CaptionItem`,
   :class:`Prompt`, :class:`RetrievalOutputs`, :class:`MCOutputs`, :class:`CaptionOutputs`, :class:`DatasetSpec`;
 - shared prompting and answer extraction: :func:`mc_prompt`, :data:`CAPTION_PROMPT`, :func:`extract_choice`;
@@ -44,15 +44,22 @@ _WHERE = {
     "RetrievalOutputs": "vleval.api.metric",
     "RoutingTrace": "vleval.api.model",
     "Shift": "vleval.api.shift",
+    "ShiftArgumentError": "vleval.api.shift",
     "TASK_CAPABILITIES": "vleval.api.dataset",
     "TEXT": "vleval.api.model",
     "Task": "vleval.api.dataset",
     "TaskOutputs": "vleval.api.metric",
     "TextLM": "vleval.api.textlm",
+    "Transform": "vleval.api.shift",
+    "TransformShift": "vleval.api.shift",
+    "TransformedDataset": "vleval.api.shift",
     "UnsafeInputError": "vleval.api.files",
     "extract_choice": "vleval.api.prompts",
     "hash_files": "vleval.api.files",
     "hookimpl": "vleval.hookspecs",
+    "item_key": "vleval.api.shift",
+    "item_rng": "vleval.api.shift",
+    "item_seed": "vleval.api.shift",
     "mc_prompt": "vleval.api.prompts",
     "open_image": "vleval.api.files",
     "measuring": "vleval.api.phases",
@@ -86,6 +93,16 @@ if TYPE_CHECKING:
     from vleval.api.phases import measuring, phase
     from vleval.api.prompts import CAPTION_PROMPT, MC_INSTRUCTION, extract_choice, mc_prompt
     from vleval.api.ranking import retrieval_ranks
-    from vleval.api.shift import DatasetSpec, Shift
+    from vleval.api.shift import (
+        DatasetSpec,
+        Shift,
+        ShiftArgumentError,
+        Transform,
+        TransformedDataset,
+        TransformShift,
+        item_key,
+        item_rng,
+        item_seed,
+    )
     from vleval.api.textlm import TextLM
     from vleval.hookspecs import API_VERSION, hookimpl

@@ -33,6 +33,22 @@ def weights_file(weights_dir: str | Path, experts: int) -> Path:
     return Path(weights_dir) / f"refmoe-e{experts}.safetensors"
 
 
+def seed_weights_dir(weights_dir: str | Path | None = None, training_seed: int = 0) -> Path:
+    """The folder of a training seed's weights: ``weights_dir`` (default: the packaged ``weights/``) for seed 0,
+    its subfolder ``seed{S}/`` (same file names, own ``manifest.json``) for seed ``S >= 1``."""
+    if isinstance(training_seed, bool) or not isinstance(training_seed, int) or training_seed < 0:
+        raise ValueError(f"training_seed must be an integer >= 0, got {training_seed!r}")
+    base = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+    return base if training_seed == 0 else base / f"seed{training_seed}"
+
+
+def train_hint(command: str, folder: Path, training_seed: int, experts: int) -> str:
+    """How to make missing weights: the training command for this folder, seed and variant."""
+    seed = f" --seed {training_seed}" if training_seed else ""
+    return (f"Train them from a source checkout with `{command}{seed} --out {folder}` (add `--experts {experts}` for "
+            "this variant only), or pass weights_dir= a folder holding them.")
+
+
 def preprocess_images(images: Sequence[Image], size: int = 32) -> torch.Tensor:
     """PIL images of any size/mode → ``[N, 3, size, size]`` float32, RGB, bilinear-resized, scaled to [-1, 1]."""
     from PIL import Image as PILImage
@@ -76,29 +92,32 @@ class RefMoE(Model):
     capabilities = frozenset({Capability.EMBED, Capability.SCORE_OPTIONS})
 
     @staticmethod
-    def fingerprint(experts: int = 16, weights_dir: str | None = None, **_: Any) -> str:
+    def fingerprint(experts: int = 16, weights_dir: str | None = None, training_seed: int = 0, **_: Any) -> str:
         """sha256 of the variant's weights and tokenizer files (``missing`` if absent)."""
-        folder = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+        try:
+            folder = seed_weights_dir(weights_dir, training_seed)
+        except ValueError:
+            return "missing"
         files = [weights_file(folder, int(experts)), folder / TOKENIZER_FILE]
         if not all(f.is_file() for f in files):
             return "missing"
         return hashlib.sha256("".join(_sha256(f) for f in files).encode()).hexdigest()
 
     def __init__(self, experts: int = 16, weights_dir: str | None = None, device: str = "cpu",
-                 threads: int | None = None, batch_size: int = 256):
+                 threads: int | None = None, batch_size: int = 256, training_seed: int = 0):
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.experts, self.device, self.batch_size = int(experts), str(device), int(batch_size)
-        self.weights_dir = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+        self.training_seed = training_seed
+        self.weights_dir = seed_weights_dir(weights_dir, training_seed)
         path = weights_file(self.weights_dir, self.experts)
         if not path.is_file():
             found = sorted(p.name for p in self.weights_dir.glob("refmoe-e*.safetensors")) \
                 if self.weights_dir.is_dir() else []
             raise FileNotFoundError(
-                f"RefMoE weights for experts={self.experts} not found: {path} (present: {found or 'none'}). "
-                f"Train the family from a source checkout with `{TRAIN_COMMAND} --out {self.weights_dir}` "
-                f"(add `--experts {self.experts}` for this variant only), or pass weights_dir= a folder holding them."
-            )
+                f"RefMoE weights for experts={self.experts}, training_seed={training_seed} not found: {path} "
+                f"(present: {found or 'none'}). " + train_hint(TRAIN_COMMAND, self.weights_dir, training_seed,
+                                                               self.experts))
         self.net, self.metadata = M.load_model(path, device=self.device)
         tok_path = self.weights_dir / self.metadata.get("tokenizer", TOKENIZER_FILE)
         if not tok_path.is_file():
@@ -168,58 +187,65 @@ class RefMoE(Model):
                 "weights_file": self.weights_path.name,
                 "weights_sha256": self.weights_sha256,
                 "seed": self.metadata.get("seed"),
+                "training_seed": self.training_seed,
                 "corpus_content_hash": self.metadata.get("corpus_content_hash"),
                 "mc_scoring": "cosine(image, option text)",
             },
         )
 
-    @contextlib.contextmanager
     def scale_experts(self, *, top_k: int | None = None,
-                      keep_experts: dict[int, list[int]] | None = None) -> Iterator[None]:
+                      keep_experts: dict[int, list[int]] | None = None) -> contextlib.AbstractContextManager[None]:
         """Route with ``top_k`` experts and/or only ``keep_experts[layer]`` (others' router logits set to -inf).
 
         Without an explicit ``top_k``, k is capped at the number of kept experts of a layer. Only routing state is
         touched (no weight is changed), and it is restored on exit, so outputs afterwards are bitwise identical.
         """
-        if top_k is None and not keep_experts:
-            yield
-            return
-        moes = {m.layer: m for m in self.net.moe_modules()}
-        if not moes:
-            raise NotImplementedError("refmoe-e1 is dense: it has no experts to scale")
-        keep_experts = dict(keep_experts or {})
-        unknown = set(keep_experts) - set(moes)
-        if unknown:
-            raise ValueError(f"keep_experts names layers {sorted(unknown)}; MoE layers are {sorted(moes)}")
-        new: dict[int, M.RoutingState] = {}
+        return scale_moe(self.net.moe_modules(), f"refmoe-e{self.experts}", top_k, keep_experts)
+
+
+@contextlib.contextmanager
+def scale_moe(moe_modules: Sequence[M.MoEFFN], name: str, top_k: int | None = None,
+              keep_experts: dict[int, list[int]] | None = None) -> Iterator[None]:
+    """Inference-time top-k / pruning of ``moe_modules`` (routing state only), restored exactly on exit."""
+    if top_k is None and not keep_experts:
+        yield
+        return
+    moes = {m.layer: m for m in moe_modules}
+    if not moes:
+        raise NotImplementedError(f"{name} is dense: it has no experts to scale")
+    keep_experts = dict(keep_experts or {})
+    unknown = set(keep_experts) - set(moes)
+    if unknown:
+        raise ValueError(f"keep_experts names layers {sorted(unknown)}; MoE layers are {sorted(moes)}")
+    new: dict[int, M.RoutingState] = {}
+    for layer, moe in moes.items():
+        keep = moe.state.keep
+        if layer in keep_experts:
+            ids = sorted({int(e) for e in keep_experts[layer]})
+            if not ids or ids[0] < 0 or ids[-1] >= moe.num_experts:
+                raise ValueError(f"layer {layer}: keep_experts must be a non-empty subset of "
+                                 f"0..{moe.num_experts - 1}, got {keep_experts[layer]}")
+            mask = torch.zeros(moe.num_experts, dtype=torch.bool, device=moe.router.weight.device)
+            mask[ids] = True
+            keep = mask if keep is None else keep & mask
+            if not bool(keep.any()):
+                raise ValueError(f"layer {layer}: no expert left after pruning")
+        kept = moe.num_experts if keep is None else int(keep.sum())
+        if top_k is not None:
+            if not 1 <= top_k <= kept:
+                raise ValueError(f"layer {layer}: top_k={top_k} must be in 1..{kept} (experts available)")
+            k = int(top_k)
+        else:
+            k = min(moe.state.top_k or moe.top_k, kept)
+        new[layer] = M.RoutingState(top_k=k, keep=keep)
+    saved = {layer: moe.state for layer, moe in moes.items()}
+    try:
         for layer, moe in moes.items():
-            keep = moe.state.keep
-            if layer in keep_experts:
-                ids = sorted({int(e) for e in keep_experts[layer]})
-                if not ids or ids[0] < 0 or ids[-1] >= moe.num_experts:
-                    raise ValueError(f"layer {layer}: keep_experts must be a non-empty subset of "
-                                     f"0..{moe.num_experts - 1}, got {keep_experts[layer]}")
-                mask = torch.zeros(moe.num_experts, dtype=torch.bool, device=moe.router.weight.device)
-                mask[ids] = True
-                keep = mask if keep is None else keep & mask
-                if not bool(keep.any()):
-                    raise ValueError(f"layer {layer}: no expert left after pruning")
-            kept = moe.num_experts if keep is None else int(keep.sum())
-            if top_k is not None:
-                if not 1 <= top_k <= kept:
-                    raise ValueError(f"layer {layer}: top_k={top_k} must be in 1..{kept} (experts available)")
-                k = int(top_k)
-            else:
-                k = min(moe.state.top_k or moe.top_k, kept)
-            new[layer] = M.RoutingState(top_k=k, keep=keep)
-        saved = {layer: moe.state for layer, moe in moes.items()}
-        try:
-            for layer, moe in moes.items():
-                moe.state = new[layer]
-            yield
-        finally:
-            for layer, moe in moes.items():
-                moe.state = saved[layer]
+            moe.state = new[layer]
+        yield
+    finally:
+        for layer, moe in moes.items():
+            moe.state = saved[layer]
 
 
 def describe_weights(weights_dir: str | Path | None = None) -> dict[str, Any]:

@@ -17,3 +17,15 @@ def register_models(register: Callable[..., None]) -> None:
         version="0.1.0",
         description="Reference LIMoE-style MoE VLMs with 1-16 experts at matched active params, trained offline",
     )
+    register(
+        "vleval_models.refmoe.caption_adapter:RefMoECap",
+        name="refmoe-cap",
+        version="0.1.0",
+        description="Reference prefix-LM MoE caption decoders (1-16 experts, matched active params), trained offline",
+    )
+    register(
+        "vleval_models.refmoe.caption_adapter:RefMoEBlind",
+        name="refmoe-blind",
+        version="0.1.0",
+        description="Blind captioning baseline: the most frequent training caption, the image never read",
+    )

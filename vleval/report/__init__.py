@@ -1,0 +1,34 @@
+"""``vleval report``: a static HTML page with figures from results files (see ``docs/report.md``).
+
+:func:`write_report` is what ``vleval run`` calls at the end of a run; matplotlib is imported only when figures
+are drawn (Agg backend, PNG files next to ``index.html``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vleval.record import Record
+
+
+def load_results(paths: list[Path]) -> tuple[list[Record], object]:
+    """Records of every file and a per-item reader (sidecars relative to the file each record came from)."""
+    from vleval import item_results
+    from vleval.records import load
+
+    records, homes = [], {}
+    for path in map(Path, paths):
+        for record in load([path]):
+            records.append(record)
+            homes[record.cell_key] = path
+    return records, item_results.reader(homes)
+
+
+def write_report(results_path: Path | list[Path], out_dir: Path, *, allow_mixed: bool = False,
+                 margin: float = 1.0) -> Path:
+    """Write ``out_dir/index.html`` and its figures from one or more results files; return the page's path."""
+    from vleval.report.page import build_page
+
+    paths = [Path(p) for p in (results_path if isinstance(results_path, list) else [results_path])]
+    records, items = load_results(paths)
+    return build_page(records, items, Path(out_dir), sources=paths, allow_mixed=allow_mixed, margin=margin)
