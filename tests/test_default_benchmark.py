@@ -21,8 +21,11 @@ def records(tmp_path_factory):
     name, bench = select(load_file(ROOT / "benchmarks.toml"), None)
     assert name == "default"
     bench = {**bench, "limit": 64, "latency": {"warmup": 1, "repetitions": 1}}
+    captioning = [next(m for m in bench["models"] if m["name"] == "refmoe-cap")["shifts"][0]]
     bench["models"] = [{"name": "refmoe", "sweep": {"experts": [1, 16]}},
-                       {"name": "refmoe", "sweep": {"experts": [16]}, "scaling": [{"top_k": 1}, {"prune_to": 4}]}]
+                       {"name": "refmoe", "sweep": {"experts": [16]}, "scaling": [{"top_k": 1}, {"prune_to": 4}]},
+                       {"name": "refmoe-cap", "sweep": {"experts": [16]}, "shifts": captioning},
+                       {"name": "refmoe-blind", "shifts": captioning}]
     out = tmp_path_factory.mktemp("default")
     result = run_benchmark(name, bench, out)
     assert not validation_errors([result.path])
@@ -30,7 +33,7 @@ def records(tmp_path_factory):
 
 
 def test_every_cell_ran(records):
-    assert len(records) == 4 * 2
+    assert len(records) == 4 * 2 + 2  # 4 encoder variants x 2 shifts; decoder and blind baseline on captioning
     assert all(r["status"] == "ok" for r in records), [r.get("error") for r in records]
 
 
@@ -39,6 +42,8 @@ def test_accuracy_is_far_above_chance_on_the_source_domain(records):
         metrics = r["domains"]["source"]["metrics"]
         if r["task"] == "retrieval":  # chance R@1 on 64 images is 1/64; RSUM of chance is ~ 6 x 8 %
             assert metrics["retrieval-recall"]["t2i_r1"]["value"] > 10 * 100 / 64, r["cell"]["label"]
+        elif r["task"] == "captioning":
+            continue  # against the blind baseline below
         else:  # four options
             assert metrics["mc-accuracy"]["accuracy"]["value"] > 40, r["cell"]["label"]
 
@@ -91,3 +96,14 @@ def test_packaged_weights_were_trained_on_the_corpus_the_generator_makes_now():
         with safe_open(weights / variant["file"], framework="pt") as handle:
             header = json.loads(handle.metadata()["refmoe"])
         assert header["corpus_content_hash"] == manifest["corpus"]["content_hash"], variant["file"]
+
+
+def test_captions_from_the_image_beat_the_blind_baseline_and_carry_decode_latency(records):
+    cider = {r["cell"]["model"]: r["domains"]["source"]["metrics"]["coco-caption"]["cider"]["value"]
+             for r in records if r["task"] == "captioning"}
+    assert cider["refmoe-cap"] > 2 * cider["refmoe-blind"], cider
+    decoder = next(r for r in records if r["cell"]["model"] == "refmoe-cap")
+    for domain in decoder["domains"].values():
+        latency = domain["latency"]
+        assert latency["time_to_first_token_ms"]["p50"] > 0 and latency["time_per_output_token_ms"] > 0
+        assert latency["decode_tokens_per_s"] > 0

@@ -45,6 +45,8 @@ def test_report_renders_every_figure_in_chromium(results, tmp_path):
     sources = re.findall(r'<img src="([^"]+)"', page)
     kinds = {"pareto", "drops", "latency", "shift-vs-drop", "share"}
     assert {k for k in kinds if any(s.endswith(f"-{k}.png") for s in sources)} == kinds
+    boards = page.count("<table>")  # one image-share figure per board, a panel per variant (not a PNG per variant)
+    assert boards >= 1 and sum(s.endswith("-share.png") for s in sources) == boards
     (out / "check.html").write_text(page.replace("</body>", CHECK + "</body>"))
     dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
                           "--dump-dom", (out / "check.html").as_uri()], capture_output=True, text=True,

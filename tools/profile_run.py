@@ -19,14 +19,17 @@ import tempfile
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default=None, help="results directory (default: a temporary one)")
+    parser.add_argument("--dump", default=None, help="also write the cProfile stats to this file (pstats format)")
     args = parser.parse_args()
     out = args.output or tempfile.mkdtemp(prefix="vleval-profile-")
     profile = cProfile.Profile()
     profile.enable()
     from vleval.cli import main as vleval_main
 
-    code = vleval_main(["run", "--in-process", "-o", out])
+    code = vleval_main(["run", "--in-process", "--no-report", "-o", out])
     profile.disable()
+    if args.dump:
+        profile.dump_stats(args.dump)
     stats = pstats.Stats(profile).stats
     total = max(v[3] for v in stats.values())
     inside = sum(v[3] for (f, _, name), v in stats.items() if "/vleval/tasks" in f and name == "call")

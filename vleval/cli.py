@@ -57,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: RESULTS.report/index.html beside the results file)")
     run.add_argument("--in-process", action="store_true", help="run cells in this process (e.g. under a debugger): "
                      "no cell_timeout_s, and a crashing plugin ends the run (default: a worker process)")
+    run.add_argument("--executor", choices=["local", "ray"], default="local", help="where cells run: local (a "
+                     "worker process, or this one with --in-process) or ray (Ray tasks on a cluster; pip install "
+                     "'vleval[ray]'; see docs/ray.md) (default: %(default)s)")
+    run.add_argument("--address", help="with --executor ray: the cluster's address (default: RAY_ADDRESS, else a "
+                     "cluster started by `ray start` on this machine, else a local one for this run)")
+    run.add_argument("--max-retries", type=int, help="with --executor ray: tries after a worker or node is lost "
+                     "mid-cell (default: the benchmark's max_retries, else 1)")
+    run.add_argument("--exclusive-latency", action=argparse.BooleanOptionalAction, default=None,
+                     help="with --executor ray: cells that measure latency hold a whole node (default: the "
+                     "benchmark's exclusive_latency, else off)")
     adhoc = run.add_argument_group("ad-hoc run (no config file needed)")
     adhoc.add_argument("--model", help="model plugin name")
     adhoc.add_argument("--model-args", help="k=v,... passed to the model factory")
@@ -245,19 +255,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:  # load_file checks the file against the schema; the runner does not check it again
         data = config.load_file(args.config)
         (name, bench), validated = config.select(data, args.benchmark, args.config), True
-    with RichProgress(console) as progress:
+    ray = _ray_options(args)
+    if ray is not None:  # cells done per worker
+        from vleval.executors.progress import WorkerProgress
+
+        bars: RichProgress = WorkerProgress(console)
+    else:
+        bars = RichProgress(console)
+    with bars as progress:
         summary = run_benchmark(name, bench, Path(args.output), resume=args.resume, progress=progress,
                                 validated=validated, repair=args.repair,
-                                isolate=not args.in_process)
+                                isolate=not args.in_process, ray=ray)
     from vleval.console import print_report
 
-    print_report(console, summary, time.perf_counter() - start)
+    boards, sections = print_report(console, summary, time.perf_counter() - start)
     if not args.no_report:
-        _write_report(console, summary.path)
+        _write_report(console, summary.path, boards, sections)
     return EXIT_FAILED_CELLS if summary.failed else EXIT_OK
 
 
-def _write_report(console: Any, results: Path) -> None:
+def _write_report(console: Any, results: Path, boards: list, sections: list) -> None:
     """The run's HTML report beside its results; a figure that cannot be drawn never fails the run (the records
     are written already): it is reported with the command that retries."""
     if not results.exists():
@@ -266,10 +283,32 @@ def _write_report(console: Any, results: Path) -> None:
     try:
         from vleval.report import write_report
 
-        console.print(f"report: {write_report(results, out)}")
+        console.print(f"report: {write_report(results, out, boards=boards, sections=sections)}")
     except Exception as exc:  # noqa: BLE001 - the run's records are safe; say what failed and how to retry
         console.print(f"[yellow]report not written ({type(exc).__name__}: {exc}); retry with "
                       f"`vleval report {results} -o {out}`[/yellow]")
+
+
+def _ray_options(args: argparse.Namespace) -> Any:
+    """The Ray executor's options from ``vleval run``'s flags; ``None`` for the local executors."""
+    from vleval.config import ConfigError
+
+    ray_only = [flag for flag, value in (("--address", args.address), ("--max-retries", args.max_retries),
+                                         ("--exclusive-latency", args.exclusive_latency)) if value is not None]
+    if args.executor != "ray":
+        if ray_only:
+            raise ConfigError(f"{', '.join(ray_only)} needs --executor ray")
+        return None
+    if args.in_process:
+        raise ConfigError("--in-process and --executor ray exclude each other")
+    if args.max_retries is not None and args.max_retries < 0:
+        raise ConfigError(f"--max-retries: must be 0 or more, got {args.max_retries}")
+    import os
+
+    from vleval.executors.ray_executor import RayOptions, worker_env
+
+    return RayOptions(address=args.address, max_retries=args.max_retries,
+                      exclusive_latency=args.exclusive_latency, env=worker_env(os.environ))
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

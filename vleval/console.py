@@ -51,8 +51,9 @@ class RichProgress(RunnerProgress):
             self.console.print(f"[yellow]skipped[/] {record.label}: {record.skip_reason}")
 
 
-def print_report(console: Console, run: RunSummary, seconds: float) -> None:
-    """The leaderboard and both summaries over every record of the results file (resumed ones too)."""
+def print_report(console: Console, run: RunSummary, seconds: float) -> tuple[list, list[tuple[str, list[str]]]]:
+    """The leaderboard and both summaries over every record of the results file (resumed ones too); returns the
+    boards and summary sections (the HTML report reuses them rather than computing the bootstraps again)."""
     from vleval import item_results
     from vleval.records import load
 
@@ -64,14 +65,17 @@ def print_report(console: Console, run: RunSummary, seconds: float) -> None:
     if run.moved_aside:
         console.print(f"[yellow]the earlier results file was moved aside to {run.moved_aside} "
                       "(use --resume to continue a run instead)[/]")
+    boards: list = []
     try:
         items = item_results.reader({r.cell_key: run.path for r in records})
-        for table in leaderboard.render(leaderboard.build(records, items=items)):
+        boards = leaderboard.build(records, items=items)
+        for table in leaderboard.render(boards):
             console.print(table)
     except leaderboard.NotComparable as exc:
         console.print(f"[yellow]{exc}[/]")
     items = item_results.reader({r.cell_key: run.path for r in records})
-    for title, lines in summary.sections(records, items):
+    sections = summary.sections(records, items)
+    for title, lines in sections:
         if lines:
             console.print(f"\n[bold]{title}[/]")
             for line in lines:
@@ -80,3 +84,4 @@ def print_report(console: Console, run: RunSummary, seconds: float) -> None:
     console.print(f"\n{len(run.results)} cells run ({status['ok']} ok, {status['skipped']} skipped, "
                   f"{status['failed']} failed), {run.resumed} resumed; records: {run.path}; "
                   f"wall time {seconds:.1f} s")
+    return boards, sections

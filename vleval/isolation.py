@@ -40,6 +40,13 @@ PROGRESS_EVERY_S = 1.0  # at most one progress message per second from the worke
 STARTUP_TIMEOUT_S = 600.0
 
 
+def unresolved_key(cell: Cell, reason: str) -> str:
+    """The identity of a cell whose own could not be computed (its plugins failed): never matches a complete one,
+    so ``--resume`` runs the cell again."""
+    blob = json.dumps([cell.config_hash(), [], {"unresolved": reason}], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 class CellFault(RuntimeError):
     """The worker hung past the cell timeout or died while running a cell."""
 
@@ -198,8 +205,7 @@ class Isolated:
         try:
             return self._call(("key", cell), Progress())
         except CellFault as exc:
-            blob = json.dumps([cell.config_hash(), [], {"unresolved": str(exc)}], sort_keys=True)
-            return hashlib.sha256(blob.encode()).hexdigest()
+            return unresolved_key(cell, str(exc))
 
     def run(self, cell: Cell, key: str, run_id: str, progress: Progress) -> Record:
         try:

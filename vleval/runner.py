@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vleval import item_results
 from vleval.execute import CellSkipped, Progress, execute_cell  # noqa: F401  (re-exported)
@@ -25,6 +25,9 @@ from vleval.record import Record
 from vleval.records import ResultStore
 from vleval.resolve import Resolver
 from vleval.schema import ValidationFailed
+
+if TYPE_CHECKING:
+    from vleval.executors.ray_executor import RayExecutor, RayOptions
 
 
 @dataclass
@@ -49,7 +52,7 @@ class RunSummary:
 
 def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Registry | None = None,
                   resume: bool = False, progress: Progress | None = None, validated: bool = False,
-                  repair: bool = False, isolate: bool = False) -> RunSummary:
+                  repair: bool = False, isolate: bool = False, ray: RayOptions | None = None) -> RunSummary:
     """Run every cell of benchmark ``name`` and append its records to ``out_dir/<name>.jsonl``, holding its lock
     (one writer per results file) for the whole run.
 
@@ -57,13 +60,16 @@ def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Reg
     itself; a cell that hangs past the benchmark's ``cell_timeout_s`` or crashes the interpreter is recorded as
     failed and the run goes on (``registry`` then serves only the preflight checks).
 
+    ``ray``: run the cells as Ray tasks on a cluster (:mod:`vleval.executors.ray_executor`; needs
+    ``pip install 'vleval[ray]'``); the driver (this process) still alone appends records.
+
     ``validated``: the benchmark was already checked against the schema (by :func:`vleval.config.load_file`).
     ``repair`` (with ``resume``): move bad lines of the results file to a quarantine file instead of refusing.
     """
     planned = plan(name, bench, validated=validated)                         # 1. plan
     path = results_path(Path(out_dir), name)
     with RunLock(path):
-        return _run(planned, path, registry, resume, progress or Progress(), repair, isolate)
+        return _run(planned, path, registry, resume, progress or Progress(), repair, isolate, ray)
 
 
 def _write_items(record: Record, path: Path) -> None:
@@ -74,16 +80,35 @@ def _write_items(record: Record, path: Path) -> None:
 
 
 def _run(planned: Plan, path: Path, registry: Registry | None, resume: bool, progress: Progress,
-         repair: bool, isolate: bool) -> RunSummary:
+         repair: bool, isolate: bool, ray: RayOptions | None = None) -> RunSummary:
     resolver = Resolver(registry or Registry.discover())                     # 2. resolve
     resolver.preflight(planned)
-    store, moved = _open_store(path, resume, repair)
     timeout = planned.benchmark.get("cell_timeout_s", DEFAULT_CELL_TIMEOUT_S)
-    executor = Isolated(timeout) if isolate else InProcess(resolver)
+    if ray is not None:  # connect (and check resources) before the results file is touched
+        from vleval.executors.ray_executor import RayExecutor
+
+        executor: InProcess | Isolated | RayExecutor = RayExecutor(planned, ray, timeout)
+    else:
+        executor = Isolated(timeout) if isolate else InProcess(resolver)
     try:
-        return _execute(planned, store, executor, resume, progress, moved)
+        store, moved = _open_store(path, resume, repair)
+        if ray is not None:
+            return _execute_all(planned, store, executor, resume, progress, moved)  # type: ignore[arg-type]
+        return _execute(planned, store, executor, resume, progress, moved)  # type: ignore[arg-type]
     finally:
         executor.close()
+
+
+def _keep(record: Record, store: ResultStore, summary: RunSummary, progress: Progress) -> None:
+    """Append one record (its sidecar first); a record the schema refuses is kept as a failure."""
+    try:
+        _write_items(record, store.path)
+        store.append(record)
+    except ValidationFailed as exc:  # e.g. a plugin produced NaN: keep the cell, as a failure
+        record = record.invalid(str(exc))
+        store.append(record)
+    summary.results.append(record)
+    progress.cell_done(record)
 
 
 def _execute(planned: Plan, store: ResultStore, executor: InProcess | Isolated, resume: bool, progress: Progress,
@@ -98,15 +123,25 @@ def _execute(planned: Plan, store: ResultStore, executor: InProcess | Isolated, 
         if key in completed:
             summary.resumed += 1
             continue
-        record = executor.run(cell, key, run_id, progress)                 # 3. execute
-        try:
-            _write_items(record, store.path)
-            store.append(record)
-        except ValidationFailed as exc:  # e.g. a plugin produced NaN: keep the cell, as a failure
-            record = record.invalid(str(exc))
-            store.append(record)
-        summary.results.append(record)
-        progress.cell_done(record)
+        _keep(executor.run(cell, key, run_id, progress), store, summary, progress)  # 3. execute
+    return summary
+
+
+def _execute_all(planned: Plan, store: ResultStore, executor: RayExecutor, resume: bool, progress: Progress,
+                 moved: Path | None) -> RunSummary:
+    """Every identity first, then all cells not complete at once; records are appended as they arrive."""
+    completed = store.completed_keys() if resume else set()
+    summary = RunSummary(store.path, quarantined=store.quarantined, repaired=store.repaired, moved_aside=moved)
+    run_id = uuid.uuid4().hex[:12]
+    progress.start(len(planned.cells))
+    todo = []
+    for cell, key in zip(planned.cells, executor.keys(planned.cells), strict=True):
+        if key in completed:
+            summary.resumed += 1
+        else:
+            todo.append((cell, key))
+    for record in executor.run_many(todo, run_id, progress):                # 3. execute
+        _keep(record, store, summary, progress)
     return summary
 
 

@@ -17,6 +17,7 @@ values (``cider``, ``rouge_l``). Others (corpus BLEU, METEOR) get no interval ra
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -100,6 +101,18 @@ def _weights(clusters: int, resamples: int, rng: np.random.Generator) -> np.ndar
     return rng.multinomial(clusters, np.full(clusters, 1.0 / clusters), size=resamples).astype(np.float64)
 
 
+@functools.lru_cache(maxsize=4)  # a board's comparisons share 1-3 shapes; the arrays can be large
+def _seeded_weights(seed: int, resamples: int, *clusters: int) -> tuple[np.ndarray, ...]:
+    """The weights of successive :func:`_weights` draws (one per entry of ``clusters``) from a generator seeded
+    with ``seed``: the same numbers every time, so a board's many comparisons over equal-sized data draw them once.
+    Read-only arrays (shared between callers)."""
+    rng = np.random.default_rng(seed)
+    out = tuple(_weights(n, resamples, rng) for n in clusters)
+    for weights in out:
+        weights.setflags(write=False)
+    return out
+
+
 def _codes(rows: Rows) -> dict[str, int]:
     return {c: i for i, c in enumerate(dict.fromkeys(r["cluster"] for r in rows))}
 
@@ -111,7 +124,7 @@ def level(rows: Rows, key: str, *, resamples: int = 2000, seed: int = 0) -> tupl
     parts = components(rows, key, codes) if rows else None
     if parts is None:
         return None
-    draws = _value(parts, _weights(len(codes), resamples, np.random.default_rng(seed)))
+    draws = _value(parts, _seeded_weights(seed, resamples, len(codes))[0])
     estimate = float(_value(parts, np.ones((1, len(codes))))[0])
     if not np.isfinite(estimate) or not np.isfinite(draws).all():
         return None
@@ -125,7 +138,6 @@ def drop(source: Rows, target: Rows, key: str, *, resamples: int = 2000, seed: i
     With ``margin``, also the TOST p-value for "the difference lies inside ``[-margin, margin]``"."""
     if not source or not target:
         return None
-    rng = np.random.default_rng(seed)
     paired = {(r["kind"], r["id"]) for r in source} == {(r["kind"], r["id"]) for r in target}
     if paired:  # one cluster coding for both domains: the source's (items are the same)
         cluster_of = {(r["kind"], r["id"]): r["cluster"] for r in source}
@@ -138,8 +150,11 @@ def drop(source: Rows, target: Rows, key: str, *, resamples: int = 2000, seed: i
         return None
     ones_s, ones_t = np.ones((1, len(codes_s))), np.ones((1, len(codes_t)))
     estimate = float(_value(parts_s, ones_s)[0] - _value(parts_t, ones_t)[0])
-    w_s = _weights(len(codes_s), resamples, rng)
-    w_t = w_s if paired else _weights(len(codes_t), resamples, rng)
+    if paired:
+        (w_s,) = _seeded_weights(seed, resamples, len(codes_s))
+        w_t = w_s
+    else:
+        w_s, w_t = _seeded_weights(seed, resamples, len(codes_s), len(codes_t))
     draws = _value(parts_s, w_s) - _value(parts_t, w_t)
     if not np.isfinite(estimate) or not np.isfinite(draws).all():
         return None

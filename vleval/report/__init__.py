@@ -25,10 +25,16 @@ def load_results(paths: list[Path]) -> tuple[list[Record], object]:
 
 
 def write_report(results_path: Path | list[Path], out_dir: Path, *, allow_mixed: bool = False,
-                 margin: float = 1.0) -> Path:
-    """Write ``out_dir/index.html`` and its figures from one or more results files; return the page's path."""
+                 margin: float = 1.0, boards: list | None = None,
+                 sections: list[tuple[str, list[str]]] | None = None) -> Path:
+    """Write ``out_dir/index.html`` and its figures from one or more results files; return the page's path.
+
+    ``boards`` (:func:`vleval.leaderboard.build`) and ``sections`` (:func:`vleval.summary.sections`) of the same
+    records, when the caller computed them already (``vleval run`` prints both), are reused instead of recomputed:
+    they are most of the report's time."""
     from vleval.report.page import build_page
 
     paths = [Path(p) for p in (results_path if isinstance(results_path, list) else [results_path])]
     records, items = load_results(paths)
-    return build_page(records, items, Path(out_dir), sources=paths, allow_mixed=allow_mixed, margin=margin)
+    return build_page(records, items, Path(out_dir), sources=paths, allow_mixed=allow_mixed, margin=margin,
+                      boards=boards, sections=sections)

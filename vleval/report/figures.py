@@ -1,5 +1,8 @@
 """The report's figures (matplotlib, Agg backend, PNG). Each function saves one figure and returns its path, or
-``None`` when the records hold nothing to draw."""
+``None`` when the records hold nothing to draw.
+
+Figures have fixed margins in inches (no ``tight_layout``/constrained layout: measuring every text is what made the
+report slow) and the image-token share of all variants of a board is one figure with a panel per variant."""
 
 from __future__ import annotations
 
@@ -9,6 +12,9 @@ from typing import Any
 from vleval import analytics
 from vleval.leaderboard import Board
 from vleval.record import Record
+
+DPI = 80
+CHAR_IN = 0.055  # approximate width of one 7 pt tick-label character, inches (sizes the left margin)
 
 
 def _plt() -> Any:
@@ -20,9 +26,22 @@ def _plt() -> Any:
     return plt
 
 
+def _figure(width: float, height: float, *, left: float = 0.75, right: float = 0.2, bottom: float = 0.55,
+            top: float = 0.35, nrows: int = 1, ncols: int = 1, **grid: float) -> tuple[Any, Any]:
+    """A figure of ``width`` x ``height`` inches with its subplots inside fixed margins (inches)."""
+    fig = _plt().figure(figsize=(width, height), dpi=DPI)
+    axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=dict(
+        left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height, **grid))
+    return fig, axes
+
+
+def _label_margin(labels: list[str]) -> float:
+    """Left margin (inches) that fits the longest y tick label at fontsize 7."""
+    return 0.3 + CHAR_IN * max((len(label) for label in labels), default=0)
+
+
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=DPI)
     _plt().close(fig)
     return path
 
@@ -42,18 +61,22 @@ def accuracy_vs_latency(board: Board, path: Path) -> Path | None:
             is not None]
     if not rows:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    import numpy as np
+
+    fig, ((ax,),) = _figure(7, 4.5, left=0.8)
     colours = _colours([r.experts for r in rows])
-    shown: set = set()
-    for r in rows:
-        y, yci = (r.target, r.target_ci) if r.target is not None else (r.source, r.source_ci)
-        xerr = [[r.p50_ms - r.p50_ci[0]], [r.p50_ci[1] - r.p50_ms]] if r.p50_ci else None
-        yerr = [[y - yci[0]], [yci[1] - y]] if yci else None
-        ax.errorbar(r.p50_ms, y, xerr=xerr, yerr=yerr, fmt="o", color=colours[r.experts], capsize=3,
-                    label=None if r.experts in shown else f"E = {r.experts}")
-        shown.add(r.experts)
-        ax.annotate(r.label, (r.p50_ms, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    for experts in sorted({r.experts for r in rows}, key=lambda e: (e is None, e or 0)):
+        mine = [r for r in rows if r.experts == experts]
+        xs = np.array([r.p50_ms for r in mine])
+        ys = np.array([r.target if r.target is not None else r.source for r in mine])
+        cis = [r.target_ci if r.target is not None else r.source_ci for r in mine]
+        xerr = np.array([[x - r.p50_ci[0], r.p50_ci[1] - x] if r.p50_ci else [np.nan] * 2
+                         for x, r in zip(xs, mine, strict=True)]).T
+        yerr = np.array([[y - ci[0], ci[1] - y] if ci else [np.nan] * 2 for y, ci in zip(ys, cis, strict=True)]).T
+        ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="o", color=colours[experts], capsize=3,
+                    label=f"E = {experts}")
+        for x, y, r in zip(xs, ys, mine, strict=True):
+            ax.annotate(r.label, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
     front = sorted((r for r in rows if r.pareto), key=lambda r: r.p50_ms)
     if front:
         ax.plot([r.p50_ms for r in front], [r.target if r.target is not None else r.source for r in front], "--",
@@ -70,21 +93,21 @@ def drops(board: Board, path: Path) -> Path | None:
     rows = [r for r in board.rows if r.drop is not None]
     if not rows:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.4 * len(rows) + 1.5))
+    fig, ((ax,),) = _figure(7, 0.3 * len(rows) + 1.1, left=_label_margin([r.label for r in rows]))
     for i, r in enumerate(rows):
         err = [[r.drop - r.drop_ci[0]], [r.drop_ci[1] - r.drop]] if r.drop_ci else None
-        ax.errorbar(r.drop, i, xerr=err, fmt="o" if r.drop_significant else "o", capsize=3,
+        ax.errorbar(r.drop, i, xerr=err, fmt="o", capsize=3,
                     markerfacecolor="C3" if r.drop_significant else "white", color="C3")
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(range(len(rows)), [r.label for r in rows], fontsize=7)
-    ax.set_xlabel(f"drop source - target, {board.metric} (95 % CI; filled = significant, Holm)")
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_xlabel(f"drop source - target, {board.metric} (95 % CI; filled = significant, Holm)", fontsize=8)
     ax.set_title(board.evaluation, fontsize=9)
     return _save(fig, path)
 
 
-def image_share_heatmap(record: Record, domain: str, path: Path) -> Path | None:
-    """Layer x expert heatmap of the share of image tokens among each expert's tokens (blank: expert unused)."""
+def _share_grid(record: Record, domain: str) -> tuple[Any, list[str]] | None:
+    """Layer x expert matrix of image-token shares (NaN: expert unused) and its layer names, or ``None``."""
     routing = record.domains[domain].routing if domain in record.domains else None
     layers = [layer for layer in (routing or {}).get("layers", []) if layer.get("image_share_per_expert")]
     if not layers:
@@ -96,13 +119,37 @@ def image_share_heatmap(record: Record, domain: str, path: Path) -> Path | None:
     for i, layer in enumerate(layers):
         for j, value in enumerate(layer["image_share_per_expert"]):
             grid[i, j] = np.nan if value is None else value
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(3.0, 0.35 * width + 2), 0.5 * len(layers) + 1.6))
-    image = ax.imshow(grid, vmin=0, vmax=1, cmap="coolwarm", aspect="auto")
-    ax.set_yticks(range(len(layers)), [f"L{layer['layer']}" for layer in layers])
-    ax.set_xlabel("expert")
-    ax.set_title(f"{record.label} [{domain}]: image-token share", fontsize=8)
-    fig.colorbar(image, ax=ax, fraction=0.05)
+    return grid, [f"L{layer['layer']}" for layer in layers]
+
+
+def image_share_heatmaps(panels: list[tuple[Record, str]], title: str, path: Path) -> Path | None:
+    """One figure, one panel per (variant, domain): layer x expert heatmap of the share of image tokens among each
+    expert's tokens (blank: expert unused), one shared colour bar."""
+    grids = [(record, domain, found) for record, domain in panels
+             if (found := _share_grid(record, domain)) is not None]
+    if not grids:
+        return None
+    ncols = 1 if len(grids) < 3 else 2
+    nrows = -(-len(grids) // ncols)
+    panel_h, gap, top, bottom = max(0.22 * max(len(found[1]) for _, _, found in grids) + 0.25, 0.7), 0.5, 0.5, 0.35
+    height = nrows * panel_h + (nrows - 1) * gap + top + bottom
+    fig, axes = _figure(5 * ncols + 0.9, height, left=0.45, right=0.9, bottom=bottom, top=top, nrows=nrows,
+                        ncols=ncols, hspace=gap / panel_h, wspace=0.15)
+    image = None
+    for ax, (record, domain, (grid, layers)) in zip(axes.ravel(), grids, strict=False):
+        image = ax.imshow(grid, vmin=0, vmax=1, cmap="coolwarm", aspect="auto", interpolation="nearest")
+        ax.set_yticks(range(len(layers)), layers, fontsize=7)
+        step = max(1, grid.shape[1] // 8)
+        ax.set_xticks(range(0, grid.shape[1], step))
+        ax.tick_params(axis="x", labelsize=7, pad=1)
+        ax.set_title(f"{record.label} [{domain}]", fontsize=7, pad=2)
+    for ax in axes.ravel()[len(grids):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{title}: image-token share per layer and expert (x: expert)", fontsize=8,
+                 y=1 - 0.12 / height)
+    cax = fig.add_axes((1 - 0.7 / fig.get_figwidth(), bottom / height, 0.12 / fig.get_figwidth(),
+                        1 - (top + bottom) / height))
+    fig.colorbar(image, cax=cax).ax.tick_params(labelsize=7)
     return _save(fig, path)
 
 
@@ -113,8 +160,7 @@ def shift_vs_drop(records: list[Record], metric: str, path: Path) -> Path | None
               for layer, value in analytics.routing_shift(r)]
     if not points:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ((ax,),) = _figure(6, 4, left=0.7)
     for layer in sorted({p[0] for p in points}):
         mine = [p for p in points if p[0] == layer]
         ax.scatter([p[1] for p in mine], [p[2] for p in mine], label=f"layer {layer}")
@@ -135,17 +181,24 @@ def latency_distributions(board: Board, records: list[Record], path: Path) -> Pa
     labels = [row.label for row in board.rows if row.label in by_label]
     if not labels:
         return None
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(labels) + 1.5))
+    fig, ((ax,),) = _figure(7, 0.35 * len(labels) + 1.1, left=_label_margin(labels))
+    bars, marks, dots = ([], []), ([], []), ([], [])
     for i, label in enumerate(labels):
         for r in by_label[label]:
             ms = r.timed.latency["sample_ms"]
-            ax.plot([ms["p50"], ms["p99"]], [i, i], color="C0", linewidth=4, alpha=0.4)
-            ax.plot([ms["p50"], ms["p90"], ms["p99"]], [i] * 3, "|", color="C0", markersize=10)
+            bars[0].append((ms["p50"], ms["p99"]))
+            bars[1].append(i)
+            marks[0].extend([ms["p50"], ms["p90"], ms["p99"]])
+            marks[1].extend([i] * 3)
             passes = (r.timed.latency.get("passes") or {}).get("mean_sample_ms") or []
-            ax.plot(passes, [i + 0.2] * len(passes), ".", color="C1")
+            dots[0].extend(passes)
+            dots[1].extend([i + 0.2] * len(passes))
+    ax.hlines(bars[1], [b[0] for b in bars[0]], [b[1] for b in bars[0]], color="C0", linewidth=4, alpha=0.4)
+    ax.plot(marks[0], marks[1], "|", color="C0", markersize=10)
+    ax.plot(dots[0], dots[1], ".", color="C1")
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_ylim(-0.6, len(labels) - 0.2)
     ax.set_xscale("log")
-    ax.set_xlabel("ms/sample: p50 | p90 | p99 (bar), per-pass means (dots)")
+    ax.set_xlabel("ms/sample: p50 | p90 | p99 (bar), per-pass means (dots)", fontsize=8)
     ax.set_title(board.evaluation, fontsize=9)
     return _save(fig, path)

@@ -36,11 +36,15 @@ def _img(path: Path | None, alt: str) -> str:
 
 
 def build_page(records: list[Record], items: object, out: Path, *, sources: list[Path], allow_mixed: bool = False,
-               margin: float = 1.0) -> Path:
-    """Draw every figure into ``out`` and write ``out/index.html``."""
+               margin: float = 1.0, boards: list[leaderboard.Board] | None = None,
+               sections: list[tuple[str, list[str]]] | None = None) -> Path:
+    """Draw every figure into ``out`` and write ``out/index.html``. ``boards`` and ``sections`` (the bootstrap
+    verdicts and summaries: most of the time) are computed here unless the caller already has them for these
+    records, with the same ``allow_mixed`` and ``margin``."""
     out.mkdir(parents=True, exist_ok=True)
     nothing = leaderboard.nothing_ranked(records)
-    boards = [] if nothing else leaderboard.build(records, allow_mixed=allow_mixed, items=items, margin=margin)
+    if boards is None:
+        boards = [] if nothing else leaderboard.build(records, allow_mixed=allow_mixed, items=items, margin=margin)
     parts = [f"<h1>vleval report</h1><p>{len(records)} records from "
              + ", ".join(html.escape(str(s)) for s in sources) + "</p>"]
     if nothing:
@@ -57,19 +61,15 @@ def build_page(records: list[Record], items: object, out: Path, *, sources: list
                      "routing shift vs drop"),
                 _img(figures.latency_distributions(board, recs, out / f"{slug}-latency.png"), "latency")]
         parts.append('<div class="figs">' + "".join(figs) + "</div>")
-        heatmaps = []
-        seen: set[str] = set()
-        for r in recs:
-            if r.label in seen:
-                continue
-            seen.add(r.label)
-            domain = "source" if "source" in r.domains else "data"
-            heatmaps.append(_img(figures.image_share_heatmap(r, domain, out / f"{slug}-{_slug(r.label)}-share.png"),
-                                 f"image share {r.label}"))
-        if any(heatmaps):
-            parts.append("<h3>image-token share per layer and expert</h3><div class=\"figs\">" + "".join(heatmaps)
-                         + "</div>")
-    for title, lines in summary.sections(records, items):
+        panels, seen = [], set()
+        for r in recs:  # one panel per variant: its source (else data) domain
+            if r.label not in seen:
+                seen.add(r.label)
+                panels.append((r, "source" if "source" in r.domains else "data"))
+        share = figures.image_share_heatmaps(panels, board.evaluation, out / f"{slug}-share.png")
+        if share is not None:
+            parts.append("<h3>image-token share per layer and expert</h3>" + _img(share, "image-token share"))
+    for title, lines in summary.sections(records, items) if sections is None else sections:
         if lines:
             parts.append(f"<h2>{html.escape(title)}</h2><pre>{html.escape(chr(10).join(lines))}</pre>")
     page = out / "index.html"
