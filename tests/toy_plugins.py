@@ -43,11 +43,11 @@ class ToyMoE(Model):
     name, version, description = "toy-moe", "0.1.0", "numpy colour-matching MoE test double"
 
     def __init__(self, experts: int = 4, top_k: int = 2, delay: float = 0.0, fail: bool = False,
-                 jitter: float = 0.0):
+                 jitter: float = 0.0, training_seed: int = 0):
         if fail:
             raise RuntimeError("toy model asked to fail")
         self.experts, self.top_k, self.delay, self.jitter = experts, top_k, delay, jitter
-        self.router = np.random.default_rng(0).normal(size=(experts, 3))
+        self.router = np.random.default_rng(training_seed).normal(size=(experts, 3))  # "trained" with this seed
         self.keep: dict[int, list[int]] | None = None
 
     def info(self) -> ModelInfo:

@@ -69,7 +69,8 @@ def _comparability(records: list[Record]) -> list[str]:
             facets[f"{name} dataset content hash"].add(domain.dataset.content_hash[:16])
             facets[f"{name} items evaluated"].add(str(domain.dataset.size))
         facets["primary metric"].add(r.primary_metric.name if r.primary_metric else "-")
-        facets["latency protocol"].add(json.dumps(r.cell["latency"], sort_keys=True))
+        if r.cell["latency"].get("repetitions", 1) > 0:  # an untimed replicate has no latency to compare
+            facets["latency protocol"].add(json.dumps(r.cell["latency"], sort_keys=True))
         facets["metric versions"].add(", ".join(f"{m.name}={m.version}" for m in r.plugins.metrics or []))
         env = r.environment
         facets["hardware fingerprint"].add(f"{env.get('hardware_id')} ({env.get('cpu')}, gpu={env.get('gpu')}, "
@@ -133,11 +134,20 @@ def _vs_base(board: Board, variants: dict[str, list[Record]], items: ItemReader 
 
     if items is None:
         return {}
-    bases = {board_stats.identity(rs[0]): rs[0] for rs in variants.values()
-             if len(rs) == 1 and not rs[0].cell.get("scaling")}
+    def seed(record: Record) -> object:  # no training_seed argument: the model's default, seed 0
+        value = board_stats.training_seed(record)
+        return 0 if value is None else value
+
+    # a base pooled over training seeds is compared on the replicate with the scaled variant's own training seed
+    bases: dict[tuple, list[Record]] = defaultdict(list)
+    for rs in variants.values():
+        for r in rs:
+            if not r.cell.get("scaling"):
+                bases[(board_stats.identity(r), seed(r))].append(r)
     out = {}
     for label, rs in variants.items():
-        base = bases.get(board_stats.base_of(rs[0])) if len(rs) == 1 else None
+        found = bases.get((board_stats.base_of(rs[0]), seed(rs[0])), []) if len(rs) == 1 else []
+        base = found[0] if len(found) == 1 else None
         if base is None:
             continue
         mine, theirs = items(rs[0]), items(base)

@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from vleval import board_stats
 from vleval.leaderboard import evaluation_name
 from vleval.record import Record
 
@@ -37,28 +38,60 @@ def pearson(x: list[float], y: list[float]) -> str | None:
     return f"r = {r:+.2f} [{math.tanh(z - half):+.2f}, {math.tanh(z + half):+.2f}]"
 
 
+def _pooled(recs: list[Record]) -> list[tuple[str, list[Record]]]:
+    """Records grouped by variant, training-seed replicates together (first-appearance order)."""
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for r in recs:
+        groups[board_stats.variant_label(r)].append(r)
+    return list(groups.items())
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _decode(recs: list[Record]) -> str:
+    """`` | TTFT p50 x ms, TPOT y ms`` of the timed replicates' source domain (generating models only)."""
+    timed = [r.domains["source"].latency for r in recs if r.domains["source"].p50_ms is not None]
+    ttft = _mean([(lat.get("time_to_first_token_ms") or {}).get("p50") for lat in timed])
+    tpot = _mean([lat.get("time_per_output_token_ms") for lat in timed])
+    return "" if ttft is None and tpot is None else f" | TTFT {_num(ttft, '.2f')} ms, TPOT {_num(tpot, '.3f')} ms"
+
+
 def expert_scaling(records: list[Record]) -> list[str]:
     """Q1: accuracy, drop and latency as expert count (trained E, inference top-k, pruning to N) changes.
 
-    Missing values print as ``-`` and are left out of the best/fastest/drop picks; for a lower-is-better primary
-    metric the best is the lowest and the drop that matters is the rise from source to target.
+    Training-seed replicates of a variant are pooled: the mean of their values, ``± sd`` of their drops and the
+    count; latency comes from the replicates that were timed. Captioning lines add BLEU-4 and ROUGE-L, time to first
+    token and time per output token. Missing values print as ``-`` and are left out of the best/fastest/drop picks;
+    for a lower-is-better primary metric the best is the lowest and the drop that matters is the rise.
     """
     lines = []
-    for task in ("retrieval", "multiple_choice"):
+    for task in ("retrieval", "captioning", "multiple_choice"):
         for name, recs in _shift_groups(records, task).items():
             primary = recs[0].primary_metric
             sign = 1.0 if primary.higher_is_better else -1.0
-            lines.append(f"[{name}] {primary.name}{'' if primary.higher_is_better else ' (lower is better)'}: "
-                         "variant: source -> target (drop) | p50 ms/sample | active params")
+            extra = [("coco-caption", k) for k in ("bleu_4", "rouge_l")] if task == "captioning" else []
+            lines.append(f"[{name}] {primary.name}{'' if primary.higher_is_better else ' (lower is better)'}"
+                         + "".join(f" ({k})" for _, k in extra) + ": variant: source -> target (drop) | p50 "
+                         "ms/sample | active params" + (" | decode latency" if task == "captioning" else ""))
             rows = []
-            for r in recs:
-                src, tgt = r.primary("source", primary), r.primary("target", primary)
-                drop = None if src is None or tgt is None else src - tgt
-                p50 = r.domains["source"].p50_ms
-                rows.append((r.label, src, tgt, p50, drop))
-                params = "-" if r.active_params is None else f"{r.active_params:,}"
-                lines.append(f"  {r.label}: {_num(src, '.1f')} -> {_num(tgt, '.1f')} ({_num(drop, '+.1f')}) | "
-                             f"{_num(p50, '.3f')} | {params}")
+            for label, group in _pooled(recs):
+                src = _mean([r.primary("source", primary) for r in group])
+                tgt = _mean([r.primary("target", primary) for r in group])
+                drops = [a - b for r in group if (a := r.primary("source", primary)) is not None
+                         and (b := r.primary("target", primary)) is not None]
+                drop = _mean(drops)
+                p50 = board_stats.pooled_latency(group)["p50_ms"]
+                rows.append((label, src, tgt, p50, drop))
+                params = "-" if group[0].active_params is None else f"{group[0].active_params:,}"
+                spread = f" ± {np.std(drops, ddof=1):.1f} sd, {len(group)} seeds" if len(drops) > 1 else ""
+                shown = "".join(
+                    f" ({_num(_mean([r.domains['source'].value(m, k) for r in group]), '.1f')} -> "
+                    f"{_num(_mean([r.domains['target'].value(m, k) for r in group]), '.1f')})" for m, k in extra)
+                lines.append(f"  {label}: {_num(src, '.1f')} -> {_num(tgt, '.1f')} ({_num(drop, '+.1f')}{spread})"
+                             f"{shown} | {_num(p50, '.3f')} | {params}" + (_decode(group) if extra else ""))
             picks = []
             scored = [row for row in rows if row[2] is not None]
             if scored:
