@@ -23,10 +23,10 @@ from vleval.config import ConfigError
 from vleval.records import scan
 from vleval.runner import run_benchmark
 
+LOCAL = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray's node IP = 127.0.0.1: no traffic leaves loopback
+os.environ.update(LOCAL)  # before ray is imported: it reads this once, and the driver must see the cluster's IP
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need pip install 'vleval[ray]'")
 from vleval.executors.ray_executor import RayOptions, import_ray, worker_env  # noqa: E402
-
-LOCAL = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray's node IP = 127.0.0.1: no traffic leaves loopback
 
 PROBE = '''
 import os, time
@@ -83,10 +83,9 @@ def cluster(tmp_path_factory):
          "--port", str(port), "--num-cpus", "2", "--num-gpus", "0", "--resources", json.dumps({"toy_slot": 1}),
          "--object-store-memory", str(100 * 2**20), "--memory", str(2 * 2**30), "--include-dashboard=false",
          "--disable-usage-stats", "--temp-dir", str(root / "t"), "--ray-client-server-port", str(free_port()),
-         "--dashboard-agent-listen-port", str(free_port())],
+         "--dashboard-agent-listen-port", str(free_port()),
+         "--dashboard-port", str(free_port())],
         env={**os.environ, **LOCAL}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    saved = {k: os.environ.get(k) for k in LOCAL}
-    os.environ.update(LOCAL)
     try:
         deadline = time.monotonic() + 90
         while "Ray runtime started" not in (root / "ray-start.log").read_text():
@@ -104,11 +103,6 @@ def cluster(tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def options(cluster, **kw) -> RayOptions:

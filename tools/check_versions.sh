@@ -17,11 +17,11 @@ torch=(torch==2.13.0)
 [[ "${NEWEST_TORCH:-0}" == 1 && "$mode" == newest ]] && torch=(torch)
 case "$mode" in
   newest)
-    "${pip[@]}" "${torch[@]}" -e '.[dev]'
+    "${pip[@]}" "${torch[@]}" -e '.[dev,ray]'
     tests=(tests/test_hf.py tests/test_hf_model.py tests/test_lm_eval_bridge.py) ;;
   oldest)
     python3 tools/lower_bounds.py > "$dir/lower.txt"
-    "${pip[@]}" -c "$dir/lower.txt" "${torch[@]}" -e '.[dev]'
+    "${pip[@]}" -c "$dir/lower.txt" "${torch[@]}" -e '.[dev,ray]'
     tests=() ;;
   *) echo "usage: tools/check_versions.sh newest|oldest" >&2; exit 2 ;;
 esac

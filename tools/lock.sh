@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 python3 -m venv "$dir/venv"
-"$dir/venv/bin/pip" install -q --disable-pip-version-check torch==2.13.0 -e '.[dev]'
+"$dir/venv/bin/pip" install -q --disable-pip-version-check torch==2.13.0 -e '.[dev,ray]'
 {
   echo "# The tested dependency set. Refresh: bash tools/lock.sh (see README, Development)."
   "$dir/venv/bin/pip" freeze --all --exclude-editable | grep -vE '^(pip|vleval)==' | sed -E 's/^(torch==[^+]+)\+.*/\1/'

@@ -16,7 +16,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 
-def lower_bounds(pyproject: Path, extras: tuple[str, ...] = ("dev",)) -> list[str]:
+def lower_bounds(pyproject: Path, extras: tuple[str, ...] = ("dev", "ray")) -> list[str]:
     data = tomllib.loads(pyproject.read_text())["project"]
     specs = list(data["dependencies"])
     for extra in extras:
@@ -35,4 +35,4 @@ def lower_bounds(pyproject: Path, extras: tuple[str, ...] = ("dev",)) -> list[st
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parents[1]
-    print("\n".join(lower_bounds(root / "pyproject.toml", tuple(sys.argv[1:]) or ("dev",))))
+    print("\n".join(lower_bounds(root / "pyproject.toml", tuple(sys.argv[1:]) or ("dev", "ray"))))

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -70,10 +71,15 @@ class RunLock:
         self.release()
 
 
-def _read_holder(fd: int) -> str:
-    """``pid 123 on host, since <time>`` from the lock file, or a note that it is still being written."""
-    try:
-        info = json.loads(os.pread(fd, 4096, 0).decode())
-        return f"pid {info['pid']} on {info['host']}, since {info['started']}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "holder not yet recorded"
+def _read_holder(fd: int, attempts: int = 20, pause_s: float = 0.025) -> str:
+    """``pid 123 on host, since <time>`` from the lock file, or a note that it is still being written. The holder
+    writes its details just after taking the lock, so a run that lost the race waits a moment (up to
+    ``attempts * pause_s``) for them rather than naming no holder."""
+    for attempt in range(attempts):
+        try:
+            info = json.loads(os.pread(fd, 4096, 0).decode())
+            return f"pid {info['pid']} on {info['host']}, since {info['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            if attempt + 1 < attempts:
+                time.sleep(pause_s)
+    return "holder not yet recorded"
