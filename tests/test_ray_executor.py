@@ -68,6 +68,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def no_driver_left_behind():
+    """Every test leaves this process disconnected: Ray ends a driver whose cluster has gone away (some time after
+    the module's cluster stops), which would kill the whole test session."""
+    yield
+    if "ray" in sys.modules:
+        assert not sys.modules["ray"].is_initialized(), "a test left this process connected to the Ray cluster"
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """``(address, site)``: a local Ray cluster (2 CPUs, a custom resource ``toy_slot = 1``, 100 MiB object store)

@@ -104,14 +104,20 @@ class RayExecutor:
                               else bench.get("exclusive_latency", False))
         self.requests = {id(c): r for c, r in zip(planned.cells, cell_requests(planned), strict=True)}
         self._owns_ray = not self.ray.is_initialized()
+        self._pending: dict[Any, _Job] = {}
         if self._owns_ray:
             self._connect(options)
-        self.nodes = [n for n in self.ray.nodes() if n.get("Alive")]
-        self._check_feasible()
-        self._next_node = 0
-        self._pending: dict[Any, _Job] = {}
-        self.tracker = self.ray.remote(num_cpus=0)(_tracker_class()).remote()
-        self._seen_events = 0
+        try:
+            self.nodes = [n for n in self.ray.nodes() if n.get("Alive")]
+            self._check_feasible()
+            self._next_node = 0
+            self.tracker = self.ray.remote(num_cpus=0)(_tracker_class()).remote()
+            self._seen_events = 0
+        except BaseException:
+            # refused before any work (e.g. resources no node has): disconnect, or this process stays a driver of
+            # the cluster, and Ray ends a driver whose cluster has gone away
+            self.close()
+            raise
 
     def _connect(self, options: RayOptions) -> None:
         runtime_env = {"env_vars": dict(options.env)} if options.env else None
