@@ -66,7 +66,8 @@ def write(results: Path, cell_key: str, by_domain: dict[str, list[dict]]) -> dic
     folder = sidecar_dir(results)
     folder.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps({"domain": domain, **row}, sort_keys=True) for domain, rs in by_domain.items() for row in rs]
-    raw = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)  # mtime 0: same rows, same bytes, same hash
+    # mtime 0: same rows, same bytes, same hash; level 6: 2x faster than 9 on these rows for a few % more bytes
+    raw = gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=6, mtime=0)
     target = folder / f"{cell_key}.jsonl.gz"
     tmp = target.with_suffix(".tmp")
     with open(tmp, "wb") as handle:
