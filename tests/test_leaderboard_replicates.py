@@ -102,6 +102,12 @@ def test_machine_load_flags_contention_by_hand():
     assert not calm["contended"] and calm["spin_slowdown"] == 1.0 and calm["load_per_cpu"] == 0.25
     loaded = machine_load.assess(idle, busy, baseline_ms=10.0)
     assert loaded["contended"] and loaded["spin_slowdown"] == 1.5 and loaded["load_per_cpu"] == 1.5
+    assert loaded["excess_load_per_cpu"] == (3.0 - 1) / 2 and "beyond this run's 1 thread" in loaded["reason"]
+    # the run's own two threads on two CPUs are not contention; a 1.5x slower spin alone is not either
+    own = machine_load.assess(idle, busy, baseline_ms=10.0, own_threads=2)
+    assert own["excess_load_per_cpu"] == 0.5 and not own["contended"]
+    slow = machine_load.assess(idle, {**idle, "spin_ms": 25.0}, baseline_ms=10.0)
+    assert slow["contended"] and "2.50x slower" in slow["reason"]
     assert machine_load.contended({"machine_load": loaded}).startswith("contended")
     assert "unsteady" in machine_load.contended({"passes": {"cv": 0.3}})
     assert machine_load.contended({"passes": {"cv": 0.01}}) is None

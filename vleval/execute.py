@@ -89,7 +89,9 @@ def execute_cell(cell: Cell, key: str, resolver: Resolver, run_id: str, progress
             for name, spec in specs.items():
                 build.add_domain(name, measure_domain(cell, runner, datasets[name], spec, metrics, resolver,
                                                       progress, name))
-            load = machine_load.assess(before, machine_load.snapshot())
+            import torch
+
+            load = machine_load.assess(before, machine_load.snapshot(), own_threads=torch.get_num_threads())
             for domain in record.domains.values():
                 domain.latency["machine_load"] = load
         if metrics:

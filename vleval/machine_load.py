@@ -14,8 +14,11 @@ import os
 import time
 from typing import Any
 
-SLOWDOWN = 1.3  # a spin this much slower than the process's fastest: something else ran on our core
-LOAD_PER_CPU = 1.0  # more runnable processes than usable CPUs (1-minute average)
+#: a spin this much slower than the process's fastest: something else ran on our core. Not lower: right after a
+#: model call our own OpenMP threads still spin-wait for a while and slow the probe by up to ~1.6x on 2 cores.
+SLOWDOWN = 2.0
+#: runnable processes beyond the run's own threads, per usable CPU (1-minute average)
+LOAD_PER_CPU = 0.5
 SPIN_ITERATIONS = 25_000
 _baseline_ms: list[float] = []
 
@@ -43,18 +46,26 @@ def snapshot() -> dict[str, float]:
     return {"loadavg_1m": os.getloadavg()[0], "cpus": usable_cpus(), "spin_ms": spin}
 
 
-def assess(before: dict[str, float], after: dict[str, float], baseline_ms: float | None = None) -> dict[str, Any]:
-    """The ``machine_load`` block: both snapshots, the worse spin's slowdown and whether timing was contended."""
+def assess(before: dict[str, float], after: dict[str, float], baseline_ms: float | None = None,
+           own_threads: int = 1) -> dict[str, Any]:
+    """The ``machine_load`` block: both snapshots, the worse spin's slowdown and whether timing was contended.
+
+    ``own_threads``: the threads the measured work itself keeps busy (torch's intra-op threads); the load average
+    counts them too, so only the load beyond them (``excess_load_per_cpu``) says that something else competed."""
     baseline = baseline_ms if baseline_ms is not None else min(_baseline_ms or [before["spin_ms"]])
     slowdown = max(before["spin_ms"], after["spin_ms"]) / baseline if baseline > 0 else None
-    load = max(before["loadavg_1m"], after["loadavg_1m"]) / max(before["cpus"], 1)
+    cpus = max(before["cpus"], 1)
+    peak = max(before["loadavg_1m"], after["loadavg_1m"])
+    excess = max(peak - own_threads, 0.0) / cpus
     reasons = []
     if slowdown is not None and slowdown > SLOWDOWN:
         reasons.append(f"calibration spin {slowdown:.2f}x slower than this process's fastest")
-    if load > LOAD_PER_CPU:
-        reasons.append(f"load average {load:.2f} per CPU")
+    if excess > LOAD_PER_CPU:
+        reasons.append(f"load average {peak:.2f} on {cpus} CPUs, {excess:.2f} per CPU beyond this run's "
+                       f"{own_threads} thread(s)")
     return {"before": before, "after": after, "baseline_spin_ms": baseline, "spin_slowdown": slowdown,
-            "load_per_cpu": load, "contended": bool(reasons), "reason": "; ".join(reasons) or None}
+            "load_per_cpu": peak / cpus, "own_threads": own_threads, "excess_load_per_cpu": excess,
+            "contended": bool(reasons), "reason": "; ".join(reasons) or None}
 
 
 def contended(latency: dict[str, Any], cv_limit: float = 0.1) -> str | None:
