@@ -133,3 +133,51 @@ def test_bad_arguments_and_inputs_are_refused():
         CocoCaption(tokenizer="nltk")
     with pytest.raises(ValueError, match="none for items \\[1\\]"):
         metric().compute(CaptionOutputs(predictions=["a", "b"], references=[["a"], []]))
+
+
+def _random_captions(seed: int, images: int) -> tuple[list[str], list[list[str]]]:
+    import random
+
+    rng = random.Random(seed)
+    words = ["a", "the", "dog", "cat", "man", "woman", "red", "blue", "runs", "sits", "on", "in", "of", "near",
+             "small", "large", "grass", "street", ",", ".", "two"]
+    sentence = lambda: " ".join(rng.choice(words) for _ in range(rng.randint(0, 12)))  # noqa: E731 - may be empty
+    refs = [[sentence() or "a" for _ in range(rng.randint(1, 5))] for _ in range(images)]
+    return [sentence() for _ in range(images)], refs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_reused_reference_side_is_bit_identical_to_pycocoevalcap(seed):
+    """The reference side computed once and reused (coco_reuse) gives exactly pycocoevalcap's floats, also when the
+    same references are scored again with other candidates (the cached path), empty candidates included."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    from vleval_metrics import coco_reuse
+
+    cands, refs = _random_captions(seed, images=40)
+    other, _ = _random_captions(seed + 100, images=40)
+    for candidates in (cands, other):  # the second pass reads the cache
+        side = coco_reuse.reference_side(refs, "python", tokenize)
+        gts = tokenize({i: r for i, r in enumerate(refs)}, "python")
+        res = tokenize({i: [c] for i, c in enumerate(candidates)}, "python")
+        assert coco_reuse.bleu(side, res) == Bleu(4).compute_score(gts, res, verbose=0)
+        for ours, theirs in ((coco_reuse.cider, Cider()), (coco_reuse.rouge_l, Rouge())):
+            mean, per_image = ours(side, res)
+            ref_mean, ref_per_image = theirs.compute_score(gts, res)
+            assert mean == ref_mean and per_image.tolist() == ref_per_image.tolist()
+
+
+def test_bit_parallel_lcs_equals_the_dynamic_programme():
+    import random
+
+    from pycocoevalcap.rouge.rouge import my_lcs
+
+    from vleval_metrics.coco_reuse import lcs_length
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        a = [rng.choice("abcde") for _ in range(rng.randint(0, 15))]
+        b = [rng.choice("abcdef") for _ in range(rng.randint(0, 15))]
+        assert lcs_length(a, b) == my_lcs(a, b)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from vleval.api import CaptionOutputs, Metric, MetricValue, Task
+from vleval_metrics import coco_reuse
 
 TOKENIZERS = ("auto", "ptb", "python")
 #: pycocoevalcap's ``PTBTokenizer`` drops these tokens after tokenizing
@@ -103,29 +104,25 @@ class CocoCaption(Metric):
         return self.scores
 
     def compute(self, outputs: CaptionOutputs) -> dict[str, MetricValue]:
-        from pycocoevalcap.bleu.bleu import Bleu
-        from pycocoevalcap.cider.cider import Cider
-        from pycocoevalcap.rouge.rouge import Rouge
-
         if len(outputs.predictions) != len(outputs.references):
             raise ValueError(f"{len(outputs.predictions)} predictions for {len(outputs.references)} reference sets")
         empty = [i for i, refs in enumerate(outputs.references) if not refs]
         if empty:
             raise ValueError(f"captioning needs at least one reference per image; none for items {empty[:5]}")
-        gts = tokenize({i: list(refs) for i, refs in enumerate(outputs.references)}, self.tokenizer)
+        side = coco_reuse.reference_side([list(refs) for refs in outputs.references], self.tokenizer, tokenize)
         res = tokenize({i: [str(p)] for i, p in enumerate(outputs.predictions)}, self.tokenizer)
-        bleu, bleu_images = Bleu(4).compute_score(gts, res, verbose=0)
+        bleu, bleu_images = coco_reuse.bleu(side, res)
         out = {f"bleu_{n + 1}": MetricValue(value=100.0 * bleu[n]) for n in range(4)}
         self.scores = {"bleu_4": [100.0 * s for s in bleu_images[3]]}
-        for name, scorer in (("rouge_l", Rouge()), ("cider", Cider())):
-            _, per_image = scorer.compute_score(gts, res)
+        for name, scorer in (("rouge_l", coco_reuse.rouge_l), ("cider", coco_reuse.cider)):
+            _, per_image = scorer(side, res)
             self.scores[name] = [100.0 * float(s) for s in per_image]
             out[name] = _mean_ci(per_image)
         if self.meteor:
             from pycocoevalcap.meteor.meteor import Meteor
 
             scorer = Meteor()
-            value, per_image = scorer.compute_score(gts, res)
+            value, per_image = scorer.compute_score(side.gts, res)
             del scorer  # its __del__ stops the Java process
             self.scores["meteor"] = [100.0 * float(s) for s in per_image]
             out["meteor"] = MetricValue(value=100.0 * float(value))  # the jar's corpus value, not a mean
