@@ -250,3 +250,38 @@ def test_cell_keys_depend_only_on_config_plugins_and_data(tmp_path, toy_registry
     assert first == [Resolver(toy_registry).cell_key(c) for c in cells] and len(set(first)) == len(cells)
     other = plan("toy", toy_benchmark(datasets=[], shifts=[{"name": "toy-noise", "args": {"noise": 5.0}}])).cells
     assert not set(first) & {Resolver(toy_registry).cell_key(c) for c in other}
+
+
+class PassOrder:
+    """A toy model that logs, for each image call, whether it was traced, timed or neither (warmup)."""
+
+    calls: list[str] = []
+
+    class Model(toy_plugins.ToyMoE):
+        def embed_images(self, images):
+            from vleval.api import measuring
+
+            PassOrder.calls.append("traced" if self._trace is not None else "timed" if measuring() else "warmup")
+            return super().embed_images(images)
+
+    @hookimpl
+    def register_models(self, register):
+        register(self.Model, name="order-moe", version="0.1.0", description="toy-moe, logging its passes")
+
+
+def test_latency_protocol_is_traced_pass_then_warmup_then_timed_passes(tmp_path):
+    """Warmup batches run after the traced pass, right before the clock starts; an untimed replicate (repetitions 0)
+    runs the traced pass only."""
+    PassOrder.calls = []
+    registry = explicit_registry(PassOrder())
+    bench = toy_benchmark(models=[{"name": "order-moe", "replicates": {"training_seed": [0, 1]}}],
+                          shifts=[], datasets=[{"name": "toy-colors", "args": {"n": 12}}], batch_sizes=[4],
+                          latency={"warmup": 2, "repetitions": 2})
+    summary = run_benchmark("toy", bench, tmp_path, registry=registry)
+    assert [r.status for r in summary.results] == ["ok", "ok"]
+    batches = 3  # 12 images in batches of 4
+    timed_cell = ["traced"] * batches + ["warmup"] * 2 + ["timed"] * (2 * batches)
+    assert PassOrder.calls == timed_cell + ["traced"] * batches
+    untimed = summary.results[1]
+    assert all("machine_load" not in d.latency for d in untimed.domains.values())
+    assert all("machine_load" in d.latency for d in summary.results[0].domains.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata as md
 import os
@@ -32,8 +33,19 @@ def fingerprint(device: str = "cpu") -> dict[str, Any]:
     """Versions and hardware; ``hardware_id`` hashes what makes latencies comparable."""
     import torch
 
-    gpu = torch.cuda.get_device_name(torch.device(device)) if str(device).startswith("cuda") else None
-    env = {
+    env = {**_static(str(device)), "torch_threads": torch.get_num_threads(), "device": device}
+    hw = f"{env['cpu']}|{env['cpu_count']}|{env['gpu']}|{env['torch_threads']}|{env['torch']}|{sys.platform}"
+    env["hardware_id"] = hashlib.sha256(hw.encode()).hexdigest()[:16]
+    return env
+
+
+@functools.lru_cache(maxsize=8)
+def _static(device: str) -> dict[str, Any]:
+    """What does not change while a process lives (package versions, processor, GPU name): looked up once."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
+    return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "vleval": _version("vleval"),
@@ -44,9 +56,4 @@ def fingerprint(device: str = "cpu") -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "gpu": gpu,
         "cuda": torch.version.cuda if gpu else None,
-        "torch_threads": torch.get_num_threads(),
-        "device": device,
     }
-    hw = f"{env['cpu']}|{env['cpu_count']}|{gpu}|{env['torch_threads']}|{env['torch']}|{sys.platform}"
-    env["hardware_id"] = hashlib.sha256(hw.encode()).hexdigest()[:16]
-    return env

@@ -2,7 +2,8 @@
 
 :func:`execute_cell` loads what the cell needs through the :class:`~vleval.resolve.Resolver`, picks the task
 strategy, optionally prunes experts on calibration data, and measures each domain with :func:`measure_domain`:
-warmup batches, one traced pass for outputs and routing (untimed), ``repetitions`` timed passes. Each domain's
+one traced pass for outputs and routing (untimed), warmup batches right before the clock starts, ``repetitions``
+timed passes. Each domain's
 items are loaded once (:class:`~vleval.prepared.PreparedData`) and reused by every pass and by later cells. Any
 exception becomes a ``failed`` record so that the other cells go on.
 """
@@ -85,15 +86,17 @@ def execute_cell(cell: Cell, key: str, resolver: Resolver, run_id: str, progress
         record.scaling = {"top_k": cell.scaling.top_k, "keep_experts": jsonable(keep)}
         with model.scale_experts(top_k=cell.scaling.top_k, keep_experts=keep):
             record.model_info = jsonable(asdict(model.info()))  # as scaled: top-k changes active parameters
-            before = machine_load.snapshot()
+            timed = cell.latency["repetitions"] > 0  # an untimed replicate has no latency figure to flag
+            before = machine_load.snapshot() if timed else None
             for name, spec in specs.items():
                 build.add_domain(name, measure_domain(cell, runner, datasets[name], spec, metrics, resolver,
                                                       progress, name))
-            import torch
+            if timed:
+                import torch
 
-            load = machine_load.assess(before, machine_load.snapshot(), own_threads=torch.get_num_threads())
-            for domain in record.domains.values():
-                domain.latency["machine_load"] = load
+                load = machine_load.assess(before, machine_load.snapshot(), own_threads=torch.get_num_threads())
+                for domain in record.domains.values():
+                    domain.latency["machine_load"] = load
         if metrics:
             record.primary_metric = metrics[0].primary
     except CellSkipped as exc:
@@ -125,15 +128,13 @@ def run_pass(runner: TaskStrategy, data: PreparedData, recorder: LatencyRecorder
 
 def measure_domain(cell: Cell, runner: TaskStrategy, dataset: Dataset, spec: DatasetSpec,
                    metrics: list[ResolvedMetric], resolver: Resolver, progress: Progress, domain: str) -> Domain:
-    """Warmup, one traced pass (outputs + routing), then ``repetitions`` timed passes (latency)."""
+    """One traced pass (outputs + routing, untimed), ``warmup`` batches, then ``repetitions`` timed passes.
+
+    The warmup runs right before the clock starts, after the traced pass (which already touched every batch once),
+    so that the timed passes begin on the untraced path with warm caches and allocator."""
     data = resolver.prepared(spec, cell.batch_size, cell.limit)
     model = runner.model
     recorder = LatencyRecorder(device=getattr(model, "device", "cpu"))
-    for i, batch in enumerate(data.batches()):
-        if i >= cell.latency["warmup"]:
-            break
-        with recorder.measure(len(batch), record=False):
-            runner.call(batch)
     advance = progress.samples(data.size * (1 + cell.latency["repetitions"]), f"{domain}: {dataset.id}")
     marks: list[tuple[int, int]] = []  # (routing events so far, batch size) after each batch: per-item routing
 
@@ -143,6 +144,12 @@ def measure_domain(cell: Cell, runner: TaskStrategy, dataset: Dataset, spec: Dat
 
     with model.trace_routing() as trace:
         outputs = run_pass(runner, data, collect=True, advance=traced, plugin=cell.model)
+    if cell.latency["repetitions"]:
+        for i, batch in enumerate(data.batches()):
+            if i >= cell.latency["warmup"]:
+                break
+            with recorder.measure(len(batch), record=False):
+                runner.call(batch)
     for _ in range(cell.latency["repetitions"]):
         run_pass(runner, data, recorder, advance=advance)
         recorder.end_pass()
