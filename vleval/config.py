@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +50,34 @@ def select(data: dict[str, Any], name: str | None, path: str | Path = "benchmark
         raise ConfigError(f"{path}: several benchmarks and no `default`; name one of: {', '.join(benchmarks)}")
     if name not in benchmarks:
         raise ConfigError(f"{path}: no benchmark {name!r}; defined: {', '.join(benchmarks)}")
-    return name, benchmarks[name]
+    return name, expand_env(benchmarks[name], f"{path}: benchmarks.{name}")
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(value: Any, where: str, environ: Mapping[str, str] | None = None) -> Any:
+    """``value`` with every ``${NAME}`` (or ``${NAME:-default}``) in its strings replaced by the environment
+    variable's value: paths to local data stay out of the benchmarks file. Only the selected benchmark is expanded,
+    so another benchmark's unset variables never stop a run; an unset variable without a default is an error naming
+    the key path."""
+    env = os.environ if environ is None else environ
+    if isinstance(value, str):
+        def substitute(match: re.Match) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where} uses ${{{name}}}, which is not set: export {name}=... (or write "
+                              f"${{{name}:-default}} in the file)")
+
+        return _VARIABLE.sub(substitute, value)
+    if isinstance(value, Mapping):
+        return {k: expand_env(v, f"{where}.{k}", env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, f"{where}[{i}]", env) for i, v in enumerate(value)]
+    return value
 
 
 def validate_benchmark(name: str, bench: dict[str, Any], where: str = "benchmark") -> None:

@@ -86,7 +86,7 @@ class Resolver:
                 check("dataset", f"{prefix}datasets[{i}]", ref["name"], ref.get("args", {}))
             for i, evaluation in shift_evaluations(entry):
                 check("shift", f"{prefix}shifts[{i}]", evaluation.name, evaluation.args)
-                self._check_transform(f"benchmarks.{name}.{prefix}shifts[{i}]", evaluation)
+                self._check_shift(f"benchmarks.{name}.{prefix}shifts[{i}]", evaluation)
         for i, metric in enumerate(bench.get("metrics") or []):
             metric_name, args = metric_entry(metric)
             check("metric", f"metrics[{i}]", metric_name, args)
@@ -95,18 +95,19 @@ class Resolver:
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"benchmarks.{name}.metrics[{i}] ({metric_name}): {exc}") from None
 
-    def _check_transform(self, where: str, evaluation: ShiftEvaluation) -> None:
-        """A transform shift is created (cheap: its arguments are checked) and its wrapped dataset must be
-        registered and take the arguments given."""
-        factory = self.registry.get("shift", evaluation.name).load()
-        if not (isinstance(factory, type) and issubclass(factory, TransformShift)):
-            return
+    def _check_shift(self, where: str, evaluation: ShiftEvaluation) -> None:
+        """Every shift is created here (constructors are cheap and check their arguments: missing local files are
+        reported before any work); a transform shift's wrapped dataset must be registered and take its arguments."""
         try:
             shift = self.shift(evaluation)
-            spec = shift.source()
-            self.registry.get("dataset", spec.name).check_args(spec.args)
-        except (PluginError, ValueError, TypeError) as exc:
+            if isinstance(shift, TransformShift):
+                spec = shift.source()
+                self.registry.get("dataset", spec.name).check_args(spec.args)
+        except (PluginError, ValueError, TypeError, OSError) as exc:
             raise ConfigError(f"{where} ({evaluation.name}, args {evaluation.args}): {exc}") from None
+        except Exception as exc:  # a plugin's own fault: it would fail every cell of the shift
+            raise ConfigError(f"{where} ({evaluation.name}): creating the shift failed: "
+                              f"{type(exc).__name__}: {exc}") from exc
 
     # -- instances
     def model(self, cell: Cell) -> Model:

@@ -12,7 +12,8 @@ VLEVAL_API_VERSION = "1"
 
 _SHIFTS = (
     ("shifts:Flickr30kToMSCOCO", "flickr30k->mscoco",
-     "Image-text retrieval shift from Flickr30K to MSCOCO (Karpathy splits, local files)"),
+     "Flickr30K -> MSCOCO (Karpathy splits, local files): image-text retrieval, or captioning with "
+     "task='captioning'"),
     ("shifts:PairShift", "pair",
      "A user-defined shift: source and target are any registered datasets with their arguments"),
     ("transforms:CorruptionShift", "corruption",

@@ -11,6 +11,8 @@ from typing import Any
 
 from vleval.api import DatasetSpec, Shift
 
+#: ``task`` values (the ``karpathy`` dataset's); the first is the default
+TASKS = ("retrieval", "captioning")
 KARPATHY_URL = "https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip"
 
 
@@ -32,11 +34,14 @@ def _require(shift: str, arg: str, value: str | Path | None, expected: str, *, d
 
 
 class Flickr30kToMSCOCO(Shift):
-    """Retrieval on Flickr30K (source) vs MSCOCO (target), Karpathy splits, from local copies of the data."""
+    """Retrieval (or, with ``task = "captioning"``, captioning) on Flickr30K (source) vs MSCOCO (target), Karpathy
+    splits, from local copies of the data. ``task`` reaches the ``karpathy`` specs only when it is not retrieval, so
+    retrieval cells keep the dataset arguments (and identity) they always had."""
 
     name = "flickr30k->mscoco"
     version = "1.0.0"
-    description = "Image-text retrieval shift from Flickr30K to MSCOCO (Karpathy splits, local files)"
+    description = ("Flickr30K -> MSCOCO (Karpathy splits, local files): image-text retrieval, or captioning with "
+                   "task='captioning'")
 
     def __init__(
         self,
@@ -46,7 +51,10 @@ class Flickr30kToMSCOCO(Shift):
         mscoco_images: str | Path | None = None,
         split: str = "test",
         captions_per_image: int = 5,
+        task: str = "retrieval",
     ) -> None:
+        if task not in TASKS:
+            raise ShiftConfigError(f"shift {self.name!r}: argument 'task' must be one of {list(TASKS)}, got {task!r}")
         self.flickr30k_annotations = _require(
             self.name, "flickr30k_annotations", flickr30k_annotations,
             f"the Karpathy split file dataset_flickr30k.json (in {KARPATHY_URL})",
@@ -65,10 +73,15 @@ class Flickr30kToMSCOCO(Shift):
         )
         self.split = split
         self.captions_per_image = captions_per_image
+        self.task = task
 
     def _spec(self, annotations: str, images: str, split: str) -> DatasetSpec:
-        return DatasetSpec("karpathy", {"annotations": annotations, "images": images, "split": split,
-                                        "captions_per_image": self.captions_per_image})
+        args: dict[str, Any] = {"annotations": annotations, "images": images, "split": split}
+        if self.task == "retrieval":  # captioning keeps every caption of an image as a reference
+            args["captions_per_image"] = self.captions_per_image
+        else:
+            args["task"] = self.task
+        return DatasetSpec("karpathy", args)
 
     def source(self) -> DatasetSpec:
         return self._spec(self.flickr30k_annotations, self.flickr30k_images, self.split)
