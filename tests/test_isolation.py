@@ -78,3 +78,20 @@ def _alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_worker_started_early_is_stopped_when_preflight_refuses_the_benchmark(tmp_path, toy_registry):
+    """The worker is launched before the preflight checks (its imports overlap them); a refused benchmark must not
+    leave it running."""
+    import multiprocessing
+
+    from conftest import toy_benchmark
+
+    from vleval.config import ConfigError
+    from vleval.runner import run_benchmark
+
+    bench = toy_benchmark(models=[{"name": "no-such-model"}])
+    with pytest.raises(ConfigError, match="no-such-model"):
+        run_benchmark("toy", bench, tmp_path, registry=toy_registry, isolate=True)
+    assert not [p for p in multiprocessing.active_children() if p.name == "vleval-worker"]
+    assert not (tmp_path / "toy.jsonl").exists()

@@ -137,16 +137,23 @@ class Isolated:
         self._process: Any = None
         self._conn: Connection | None = None
         self._busy = False  # a request is outstanding (closing then kills: e.g. Ctrl-C mid-cell)
+        self._ready = False  # the worker said it finished its imports
 
-    def _start(self) -> Connection:
+    def launch(self) -> None:
+        """Start the worker without waiting for it (its imports then overlap the caller's own work)."""
         if self._process is None or not self._process.is_alive():
             ours, theirs = self._context.Pipe()
             self._process = self._context.Process(target=_serve, args=(theirs,), name="vleval-worker", daemon=True)
             self._process.start()
             theirs.close()
-            self._conn = ours
-            self._await_ready(ours)
+            self._conn, self._ready = ours, False
+
+    def _start(self) -> Connection:
+        self.launch()
         assert self._conn is not None
+        if not self._ready:
+            self._await_ready(self._conn)
+            self._ready = True
         return self._conn
 
     def _await_ready(self, conn: Connection) -> None:

@@ -82,14 +82,23 @@ def _write_items(record: Record, path: Path) -> None:
 def _run(planned: Plan, path: Path, registry: Registry | None, resume: bool, progress: Progress,
          repair: bool, isolate: bool, ray: RayOptions | None = None) -> RunSummary:
     resolver = Resolver(registry or Registry.discover())                     # 2. resolve
-    resolver.preflight(planned)
     timeout = planned.benchmark.get("cell_timeout_s", DEFAULT_CELL_TIMEOUT_S)
-    if ray is not None:  # connect (and check resources) before the results file is touched
-        from vleval.executors.ray_executor import RayExecutor
+    executor: InProcess | Isolated | RayExecutor
+    if isolate and ray is None:  # the worker imports torch and its plugins while the driver checks the benchmark
+        executor = Isolated(timeout)
+        executor.launch()
+    try:
+        resolver.preflight(planned)
+        if ray is not None:  # connect (and check resources) before the results file is touched
+            from vleval.executors.ray_executor import RayExecutor
 
-        executor: InProcess | Isolated | RayExecutor = RayExecutor(planned, ray, timeout)
-    else:
-        executor = Isolated(timeout) if isolate else InProcess(resolver)
+            executor = RayExecutor(planned, ray, timeout)
+        elif not isolate:
+            executor = InProcess(resolver)
+    except BaseException:
+        if isolate and ray is None:
+            executor.close()
+        raise
     try:
         store, moved = _open_store(path, resume, repair)
         if ray is not None:
