@@ -3,21 +3,19 @@
 Each step draws a batch of mini-Flickr30K **train** images with one of their captions (prompt: the shared
 ``CAPTION_PROMPT``) and a smaller batch of MMBench-style **val** questions (prompt: the shared ``mc_prompt``, target:
 the answer letter); loss = caption cross-entropy + ``mc_weight`` x letter cross-entropy + ``balance_weight`` x Switch
-load balancing. Optimiser, schedule and determinism are the encoder's (``refmoe_training``). Used by
+load balancing. Optimiser, schedule, determinism and logging are the encoder's (``refmoe_common``). Used by
 ``tools/train_refmoe_caption.py``; a development tool, not part of the installed package.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
-from refmoe_training import _lr_at, _optimizer, deterministic
+from refmoe_common import History, OptimConfig, deterministic, optimizer, optimizer_step, set_lr
 
 from vleval.api import CAPTION_PROMPT, Prompt, mc_prompt
 from vleval_models.refmoe import decoder as D
@@ -31,22 +29,16 @@ MAX_TEXT_LEN = 64
 
 
 @dataclass
-class CaptionTrainConfig:
-    """Optimisation settings shared by every decoder variant (fixed step count: the run is deterministic)."""
+class CaptionTrainConfig(OptimConfig):
+    """Settings shared by every decoder variant: the common optimisation ones (decoder defaults) plus the
+    multiple-choice batch and weight."""
 
     steps: int = 800
     batch_size: int = 64  # caption examples per step
+    warmup_steps: int = 50
+    threads: int = 1  # one thread: steady on a shared 2-core machine, and the run stays bit-reproducible
     mc_batch_size: int = 16  # multiple-choice examples per step
     mc_weight: float = 1.0
-    lr: float = 2e-3
-    min_lr_ratio: float = 0.05
-    warmup_steps: int = 50
-    weight_decay: float = 0.05
-    balance_weight: float = 0.01
-    grad_clip: float = 1.0
-    seed: int = 0
-    threads: int = 1  # one thread: steady on a shared 2-core machine, and the run stays bit-reproducible
-    log_every: int = 100
 
 
 @dataclass
@@ -110,15 +102,14 @@ def train_decoder(model_cfg: M.RefMoEConfig, captions: Examples, mc: Examples | 
     with deterministic(cfg.seed, cfg.threads):
         model = D.CaptionDecoder(model_cfg)
         model.train()
-        opt = _optimizer(model, cfg)  # type: ignore[arg-type]  # same fields as the encoder's TrainConfig
+        opt = optimizer(model, cfg)
         gen = torch.Generator().manual_seed(cfg.seed)
         cap_sampler = _Sampler(len(captions.prompts), gen)
         mc_sampler = _Sampler(len(mc.prompts), gen) if mc is not None and cfg.mc_batch_size else None
-        history, window = [], []
-        start, cpu_start = time.perf_counter(), time.process_time()
+        history = History(cfg, [("caption_loss", "caption"), ("mc_loss", "mc"), ("balance", "balance")],
+                          f"E={model_cfg.num_experts:<2d}", log)
         for step in range(cfg.steps):
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, cfg)  # type: ignore[arg-type]
+            set_lr(opt, step, cfg)
             aux = model.begin_aux()
             cap_loss = model.loss(*batch_tensors(captions, *cap_sampler.draw(cfg.batch_size)))
             mc_loss = (model.loss(*batch_tensors(mc, *mc_sampler.draw(cfg.mc_batch_size)))
@@ -126,23 +117,11 @@ def train_decoder(model_cfg: M.RefMoEConfig, captions: Examples, mc: Examples | 
             balance = aux.balance / aux.layers if aux.layers else torch.zeros(())
             loss = cap_loss + cfg.mc_weight * mc_loss + cfg.balance_weight * balance
             model.end_aux()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"E={model_cfg.num_experts}: loss is {float(loss)} at step {step + 1}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            window.append((float(cap_loss.detach()), float(mc_loss.detach()), float(torch.as_tensor(balance).detach())))
-            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-                c, m, b = (float(np.mean(v)) for v in zip(*window, strict=True))
-                history.append({"step": step + 1, "caption_loss": c, "mc_loss": m, "balance": b})
-                log(f"  E={model_cfg.num_experts:<2d} step {step + 1:>5d}/{cfg.steps}  caption {c:.3f}  mc {m:.3f}  "
-                    f"balance {b:.3f}  {time.perf_counter() - start:6.1f}s")
-                window = []
+            optimizer_step(model, opt, loss, cfg, f"E={model_cfg.num_experts}", step)
+            history.add(step, float(cap_loss.detach()), float(mc_loss.detach()),
+                        float(torch.as_tensor(balance).detach()))
         model.eval()
-        return model, {"train_seconds": round(time.perf_counter() - start, 2),
-                       "train_cpu_seconds": round(time.process_time() - cpu_start, 2), "history": history}
+        return model, history.figures()
 
 
 def most_frequent(values: Sequence[str]) -> tuple[str, int]:

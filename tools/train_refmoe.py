@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from refmoe_training import PairData, TrainConfig, load_pairs, set_determinism, train_variant
+from refmoe_common import parser, set_determinism, variant_entry, write_manifest
+from refmoe_training import PairData, TrainConfig, load_pairs, train_variant
 
 from vleval.api import RetrievalOutputs, Task
 from vleval.tasks import strategy
@@ -35,11 +36,8 @@ from vleval_datasets.mmbench import MMBenchDataset
 from vleval_metrics.choice import Accuracy, CircularAccuracy
 from vleval_metrics.retrieval import KS, RetrievalRecall
 from vleval_models.refmoe import model as M
-from vleval_models.refmoe.adapter import TOKENIZER_FILE, TRAIN_COMMAND, RefMoE, weights_file
+from vleval_models.refmoe.adapter import TOKENIZER_FILE, TRAIN_COMMAND, RefMoE, file_sha256, weights_file
 from vleval_models.refmoe.tokenizer import WordTokenizer
-
-VARIANTS = (1, 2, 4, 8, 16)
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "plugins" / "vleval_models" / "refmoe" / "weights"
 
 
 def retrieval_figures(similarity: np.ndarray, text_image: np.ndarray) -> dict[str, float]:
@@ -79,35 +77,23 @@ def mc_metrics(adapter: RefMoE, dataset: Sequence[Any]) -> dict[str, float]:
             "questions": int(circular["questions"].value + circular["incomplete_questions"].value)}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _previous_manifest(path: Path, current: dict[str, Any]) -> dict[str, Any]:
     """Variants of an earlier manifest in ``path`` that stay valid (same seed, corpus, tokenizer, settings)."""
     if not path.is_file():
         return {}
     old = json.loads(path.read_text())
     same = all(old.get(k) == current[k] for k in ("seed", "train_config", "corpus", "tokenizer"))
-    files_ok = all((path.parent / v["file"]).is_file() and _sha256(path.parent / v["file"]) == v["sha256"]
+    files_ok = all((path.parent / v["file"]).is_file() and file_sha256(path.parent / v["file"]) == v["sha256"]
                    for v in old.get("variants", {}).values())
     return dict(old.get("variants", {})) if same and files_ok else {}
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=TRAIN_COMMAND, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(WEIGHTS_DIR), help="output folder (default: the packaged weights/)")
-    parser.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batch order)")
-    parser.add_argument("--corpus-seed", type=int, default=0,
-                        help="seed of the generated corpus trained on (default 0: the default benchmark's corpus)")
-    parser.add_argument("--experts", type=int, nargs="+", default=list(VARIANTS))
-    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
-    parser.add_argument("--threads", type=int, default=TrainConfig.threads)
-    parser.add_argument("--balance-weight", type=float, default=TrainConfig.balance_weight)
-    parser.add_argument("--local-entropy-weight", type=float, default=TrainConfig.local_entropy_weight)
-    parser.add_argument("--global-entropy-weight", type=float, default=TrainConfig.global_entropy_weight)
-    parser.add_argument("--corpus-root", default=None, help="corpus folder (default: the corpus cache's)")
-    return parser.parse_args(argv)
+    options = parser(TRAIN_COMMAND, __doc__, TrainConfig())
+    options.add_argument("--balance-weight", type=float, default=TrainConfig.balance_weight)
+    options.add_argument("--local-entropy-weight", type=float, default=TrainConfig.local_entropy_weight)
+    options.add_argument("--global-entropy-weight", type=float, default=TrainConfig.global_entropy_weight)
+    return options.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train_config": asdict(cfg),
         "corpus": {"seed": args.corpus_seed, "content_hash": corpus_hash, "datasets": corpus_hashes,
                    "source": "mini-flickr30k train (val for validation)"},
-        "tokenizer": {"file": TOKENIZER_FILE, "sha256": _sha256(out / TOKENIZER_FILE), "vocab_size": len(tokenizer)},
+        "tokenizer": {"file": TOKENIZER_FILE, "sha256": file_sha256(out / TOKENIZER_FILE),
+                      "vocab_size": len(tokenizer)},
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "threads": cfg.threads},
         "architecture": M.__doc__.strip(),
         "mc_scoring": "cosine similarity of the image with the option text alone (adapter.option_text); chosen "
@@ -158,25 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                                             "corpus_content_hash": corpus_hash,
                                             "tokenizer_sha256": manifest["tokenizer"]["sha256"]})
         adapter = RefMoE(experts=experts, weights_dir=str(out))  # evaluate exactly what was written
-        info = adapter.info()
-        entry = {
-            "file": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size, "config": model_cfg.to_dict(),
-            "total_params": info.total_params, "active_params_per_token": info.active_params_per_token,
-            "moe_layers": info.moe_layers, "top_k": info.top_k, **figures,
-            **{f"{s}_retrieval": retrieval_metrics(adapter.net, data[s]) for s in ("train", "val", "test")},
-        }
+        entry = variant_entry(path, model_cfg, adapter.info(), figures)
+        entry.update({f"{s}_retrieval": retrieval_metrics(adapter.net, data[s]) for s in ("train", "val", "test")})
         entry.update({f"{k}_mc": mc_metrics(adapter, d) for k, d in mc_sets.items()})
         manifest["variants"][f"e{experts}"] = entry
         manifest["variants"] = dict(sorted(manifest["variants"].items(), key=lambda kv: int(kv[0][1:])))
         print(f"  refmoe-e{experts}: {entry['train_seconds']}s  val {entry['val_retrieval']}  "
               f"mc {[entry[f'{k}_mc']['accuracy'] for k in mc_sets]}", flush=True)
-    manifest["total_seconds"] = round(time.perf_counter() - t_all, 2)
-    manifest["total_cpu_seconds"] = round(time.process_time() - cpu_all, 2)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-    for path in out.iterdir():
-        if path.suffix in (".json", ".safetensors"):
-            path.chmod(0o644)  # safetensors writes owner-only files
-    print(f"wrote {out} in {manifest['total_seconds']}s", flush=True)
+    write_manifest(out / "manifest.json", manifest, t_all, cpu_all, lambda f: f.suffix in (".json", ".safetensors"))
     return 0
 
 

@@ -35,6 +35,7 @@ from refmoe_caption_training import (
     mc_examples,
     train_decoder,
 )
+from refmoe_common import parser, variant_entry, write_manifest
 
 from vleval.api import CaptionOutputs, Task, mc_prompt
 from vleval.tasks import strategy
@@ -47,6 +48,7 @@ from vleval_metrics.choice import Accuracy, CircularAccuracy
 from vleval_metrics.coco_caption import CocoCaption
 from vleval_models.refmoe import decoder as D
 from vleval_models.refmoe import model as M
+from vleval_models.refmoe.adapter import file_sha256
 from vleval_models.refmoe.caption_adapter import (
     CAP_MANIFEST,
     CAP_TOKENIZER_FILE,
@@ -55,9 +57,6 @@ from vleval_models.refmoe.caption_adapter import (
     RefMoECap,
     cap_weights_file,
 )
-
-VARIANTS = (1, 2, 4, 8, 16)
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "plugins" / "vleval_models" / "refmoe" / "weights"
 
 
 def caption_figures(adapter: Any, items: Sequence[Any]) -> dict[str, float]:
@@ -79,21 +78,8 @@ def mc_figures(adapter: Any, items: Sequence[Any]) -> dict[str, float]:
             "answered": answered, "items": len(items)}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=CAP_TRAIN_COMMAND, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(WEIGHTS_DIR), help="output folder (default: the packaged weights/)")
-    parser.add_argument("--seed", type=int, default=0, help="training seed (initialisation, batch order)")
-    parser.add_argument("--corpus-seed", type=int, default=0,
-                        help="seed of the generated corpus trained on (default 0: the default benchmark's corpus)")
-    parser.add_argument("--experts", type=int, nargs="+", default=list(VARIANTS))
-    parser.add_argument("--steps", type=int, default=CaptionTrainConfig.steps)
-    parser.add_argument("--threads", type=int, default=CaptionTrainConfig.threads)
-    parser.add_argument("--corpus-root", default=None, help="corpus folder (default: the corpus cache's)")
-    return parser.parse_args(argv)
+    return parser(CAP_TRAIN_COMMAND, __doc__, CaptionTrainConfig()).parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train_config": asdict(cfg),
         "corpus": {"seed": args.corpus_seed, "content_hash": corpus_hash, "datasets": hashes,
                    "source": "mini-flickr30k train captions + mini-mmbench-natural-val questions"},
-        "tokenizer": {"file": CAP_TOKENIZER_FILE, "sha256": _sha256(out / CAP_TOKENIZER_FILE),
+        "tokenizer": {"file": CAP_TOKENIZER_FILE, "sha256": file_sha256(out / CAP_TOKENIZER_FILE),
                       "vocab_size": len(tokenizer)},
         "blind_baseline": {"file": PRIOR_FILE, **prior},
         "environment": {"torch": torch.__version__, "python": platform.python_version(), "threads": cfg.threads},
@@ -148,11 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                               "corpus_content_hash": corpus_hash,
                                               "tokenizer_sha256": manifest["tokenizer"]["sha256"]})
         adapter = RefMoECap(experts=experts, weights_dir=str(out))  # evaluate exactly what was written
-        info = adapter.info()
-        entry = {"file": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size,
-                 "config": model_cfg.to_dict(), "total_params": info.total_params,
-                 "active_params_per_token": info.active_params_per_token, "moe_layers": info.moe_layers,
-                 "top_k": info.top_k, **figures}
+        entry = variant_entry(path, model_cfg, adapter.info(), figures)
         entry |= {f"{k}_caption": caption_figures(adapter, items[k]) for k in ("flickr_test", "coco_test")}
         entry["mmbench_natural_mc"] = mc_figures(adapter, items["mmbench_natural"])
         manifest["variants"][f"e{experts}"] = entry
@@ -160,13 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  refmoe-cap-e{experts}: {entry['train_seconds']}s  flickr test CIDEr "
               f"{entry['flickr_test_caption']['cider']}  coco test CIDEr {entry['coco_test_caption']['cider']}  "
               f"mc {entry['mmbench_natural_mc']['accuracy']}", flush=True)
-    manifest["total_seconds"] = round(time.perf_counter() - t_all, 2)
-    manifest["total_cpu_seconds"] = round(time.process_time() - cpu_all, 2)
-    (out / CAP_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
-    for path in out.iterdir():
-        if path.name.startswith(("refmoe-cap", "manifest-cap")):
-            path.chmod(0o644)  # safetensors writes owner-only files
-    print(f"wrote {out} in {manifest['total_seconds']}s", flush=True)
+    write_manifest(out / CAP_MANIFEST, manifest, t_all, cpu_all,
+                   lambda f: f.name.startswith(("refmoe-cap", "manifest-cap")))
     return 0
 
 

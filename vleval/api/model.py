@@ -50,7 +50,9 @@ class LayerRouting:
     """Routing of one batch of tokens through one MoE layer.
 
     ``experts``: int array ``[tokens, k]`` of the experts actually selected (after any bias, grouping or pruning);
-    ``modality``: int array ``[tokens]`` of ``TEXT``/``IMAGE``; ``phase``: ``"prefill"`` or ``"decode"``.
+    ``modality``: int array ``[tokens]`` of ``TEXT``/``IMAGE``; ``phase``: ``"prefill"`` or ``"decode"``;
+    ``probs``: optional float32 ``[tokens, num_experts]``, the router's probabilities over all experts (rows sum
+    to 1, masked or pruned experts 0), ``None`` when the model does not report them.
     """
 
     layer: int
@@ -58,6 +60,7 @@ class LayerRouting:
     experts: np.ndarray
     modality: np.ndarray
     phase: str = "prefill"
+    probs: np.ndarray | None = None
 
 
 @dataclass
@@ -66,12 +69,21 @@ class RoutingTrace:
 
     events: list[LayerRouting] = field(default_factory=list)
 
-    def add(self, layer: int, num_experts: int, experts: Any, modality: Any, phase: str = "prefill") -> None:
+    def add(self, layer: int, num_experts: int, experts: Any, modality: Any, phase: str = "prefill", *,
+            probs: Any = None) -> None:
         experts = np.asarray(_numpy(experts), dtype=np.int64)
         if experts.ndim == 1:
             experts = experts[:, None]
         modality = np.broadcast_to(np.asarray(_numpy(modality), dtype=np.int8), (experts.shape[0],)).copy()
-        self.events.append(LayerRouting(layer, num_experts, experts, modality, phase))
+        if probs is not None:
+            detach = getattr(probs, "detach", None)  # torch: one host copy, bf16/fp16 widened first
+            probs = np.asarray(detach().float().cpu().numpy() if detach is not None else probs, dtype=np.float32)
+            expected = (experts.shape[0], num_experts)
+            if probs.shape != expected:
+                raise ValueError(f"routing of layer {layer}: probs must be [tokens, num_experts] = {list(expected)} "
+                                 f"(one row of router probabilities over all experts per routed token), got "
+                                 f"{list(probs.shape)}")
+        self.events.append(LayerRouting(layer, num_experts, experts, modality, phase, probs))
 
 
 def _numpy(x: Any) -> Any:
@@ -125,9 +137,13 @@ class Model:
         finally:
             self._trace = None
 
-    def record_routing(self, layer: int, num_experts: int, experts: Any, modality: Any, phase: str = "prefill"):
+    def record_routing(self, layer: int, num_experts: int, experts: Any, modality: Any, phase: str = "prefill", *,
+                       probs: Any = None) -> None:
+        """Report one routing decision: ``experts`` ``[tokens, k]``, ``modality`` ``[tokens]`` (or one value),
+        optional ``probs`` ``[tokens, num_experts]`` (the router's probabilities over all experts). No-op unless
+        tracing, so callers may pass device tensors: they are copied to the host only while a trace is active."""
         if self._trace is not None:
-            self._trace.add(layer, num_experts, experts, modality, phase)
+            self._trace.add(layer, num_experts, experts, modality, phase, probs=probs)
 
     @contextlib.contextmanager
     def scale_experts(

@@ -1,8 +1,9 @@
 """Routing capture: which experts every token of a forward call used, read from the routers' own outputs.
 
 :func:`token_context` describes the tokens of a top-level forward (modality, padding, finished sequences);
-:class:`RoutingCapture` hooks every router, keeps references to the indices it returned and reports them per
-(layer, phase) on :meth:`~RoutingCapture.flush`, with one host copy per call.
+:class:`RoutingCapture` hooks every router, keeps references to the indices it returned (and to its probabilities
+over all experts, where the architecture's router has them) and reports them per (layer, phase) on
+:meth:`~RoutingCapture.flush`, with one host copy of each per call.
 """
 
 from __future__ import annotations
@@ -111,18 +112,23 @@ def token_context(
 class RoutingCapture:
     """Forward hooks on every router that keep the expert ids it selected, handed to ``sink`` on :meth:`flush`.
 
-    A hook only keeps a reference to the router's own index tensor. :meth:`flush` (called by the model at the end
-    of each public call, when tracing stops, and every ``flush_every`` router calls) copies everything to the CPU
-    at once and reports one event per (layer, phase): no device synchronisation inside the model and no per-step
-    Python work beyond one list append per router call.
+    A hook only keeps a reference to the router's own index tensor and, where the spec reads them
+    (:attr:`~vleval_models.hf.routers.RouterSpec.read_probs`), to its float32 probabilities over all experts
+    (queued on the device, not synchronised). :meth:`flush` (called by the model at the end of each public call,
+    when tracing stops, every ``flush_every`` router calls and once the kept probabilities pass ``flush_bytes``)
+    copies everything to the CPU at once and reports one event per (layer, phase), with ``probs`` when every router
+    call of that event had them: no device synchronisation inside the model and no per-step Python work beyond one
+    list append per router call.
     """
 
-    def __init__(self, sites: Sequence[RouterSite], sink: Callable[..., None], flush_every: int = 4096):
+    def __init__(self, sites: Sequence[RouterSite], sink: Callable[..., None], flush_every: int = 4096,
+                 flush_bytes: int = 256 << 20):
         self.sites = list(sites)
         self.sink = sink
-        self.flush_every = flush_every
+        self.flush_every, self.flush_bytes = flush_every, flush_bytes
         self.context: TokenContext | None = None
-        self._pending: list[tuple[RouterSite, torch.Tensor, TokenContext | None]] = []
+        self._pending: list[tuple[RouterSite, torch.Tensor, TokenContext | None, torch.Tensor | None]] = []
+        self._probs_bytes = 0
         self._handles: list[Any] = []
 
     def attach(self) -> None:
@@ -132,25 +138,28 @@ class RoutingCapture:
     def detach(self) -> None:
         for handle in self._handles:
             handle.remove()
-        self._handles.clear()
-        self._pending.clear()
+        self.discard()
 
     def _hook(self, site: RouterSite) -> Callable[..., None]:
-        read = site.spec.read_indices
+        read, read_probs = site.spec.read_indices, site.spec.read_probs
         pending = self._pending
 
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            pending.append((site, read(module, output), self.context))
+            probs = read_probs(module, output) if read_probs is not None else None
+            if probs is not None:
+                self._probs_bytes += probs.numel() * 4
+            pending.append((site, read(module, output), self.context, probs))
 
         return hook
 
     def discard(self) -> None:
         """Drop what was captured since the last flush (after a failed call)."""
         self._pending.clear()
+        self._probs_bytes = 0
 
     def end_forward(self) -> None:
-        """Called after each top-level forward: bounds the memory held by pending index tensors."""
-        if len(self._pending) >= self.flush_every:
+        """Called after each top-level forward: bounds the memory held by pending index and probability tensors."""
+        if len(self._pending) >= self.flush_every or self._probs_bytes >= self.flush_bytes:
             self.flush()
 
     def flush(self) -> None:
@@ -160,28 +169,30 @@ class RoutingCapture:
         ``[layers, tokens, k]`` block, so the Python work is per forward, not per router call.
         """
         pending = [p for p in self._pending if p[2] is not None]
-        self._pending.clear()
+        self.discard()
         if not pending:
             return
-        flat = torch.cat([idx.reshape(-1) for _, idx, _ in pending]).to("cpu", torch.int64).numpy()
-        # (layer, phase) -> [layer_experts, expert blocks, modality blocks]
-        groups: dict[tuple[int, str], tuple[int, list[np.ndarray], list[np.ndarray]]] = {}
-        start, i = 0, 0
+        flat = torch.cat([idx.reshape(-1) for _, idx, _, _ in pending]).to("cpu", torch.int64).numpy()
+        probs = [p for _, _, _, p in pending if p is not None]
+        flat_probs = torch.cat([p.reshape(-1) for p in probs]).cpu().numpy() if probs else None
+        # (layer, phase) -> [layer_experts, expert blocks, modality blocks, probability blocks (None: missing)]
+        groups: dict[tuple[int, str], tuple[int, list[np.ndarray], list[np.ndarray], list[np.ndarray | None]]] = {}
+        start, p_start, i = 0, 0, 0
         while i < len(pending):
-            site, idx, context = pending[i]
+            site, idx, context, site_probs = pending[i]
             tokens, k = idx.shape[0], (idx.shape[-1] if idx.dim() > 1 else 1)
             modality, valid, vision = context.resolve()
-            run = [site]
+            run = [pending[i]]
             if site.rows == "all":
                 while i + len(run) < len(pending):
-                    nxt_site, nxt_idx, nxt_ctx = pending[i + len(run)]
-                    if nxt_ctx is not context or nxt_site.rows != "all" or nxt_idx.numel() != tokens * k:
+                    nxt = pending[i + len(run)]
+                    if nxt[2] is not context or nxt[0].rows != "all" or nxt[1].numel() != tokens * k:
                         break
-                    run.append(nxt_site)
+                    run.append(nxt)
                 if tokens != len(valid):
                     raise RuntimeError(f"router {site.name} saw {tokens} tokens but the forward call has {len(valid)}")
                 block = flat[start:start + len(run) * tokens * k].reshape(len(run), tokens, k)[:, valid]
-                mod = modality[valid]
+                mod, keep = modality[valid], valid
             else:
                 rows = self._split_rows(site, vision, tokens)
                 keep = valid[rows]
@@ -189,12 +200,28 @@ class RoutingCapture:
                 mod = modality[rows][keep]
             start += len(run) * tokens * k
             i += len(run)
-            for j, s in enumerate(run):
-                entry = groups.setdefault((s.layer, context.phase), (s.layer_experts, [], []))
+            for j, (s, _, _, p) in enumerate(run):
+                entry = groups.setdefault((s.layer, context.phase), (s.layer_experts, [], [], []))
                 entry[1].append(block[j])
                 entry[2].append(mod)
-        for (layer, phase_name), (num_experts, experts, modality_parts) in groups.items():
-            self.sink(layer, num_experts, np.concatenate(experts), np.concatenate(modality_parts), phase_name)
+                if p is None or flat_probs is None:
+                    entry[3].append(None)
+                    continue
+                rows_p = flat_probs[p_start:p_start + p.numel()].reshape(-1, p.shape[-1])
+                p_start += p.numel()
+                if len(rows_p) != len(keep):
+                    raise RuntimeError(f"router {s.name} gave probabilities for {len(rows_p)} tokens but selected "
+                                       f"experts for {len(keep)}")
+                rows_p = rows_p[keep]
+                if rows_p.shape[1] != s.layer_experts:  # a modality-split router: its experts' columns only
+                    wide = np.zeros((rows_p.shape[0], s.layer_experts), dtype=np.float32)
+                    wide[:, s.offset:s.offset + rows_p.shape[1]] = rows_p
+                    rows_p = wide
+                entry[3].append(rows_p)
+        for (layer, phase_name), (num_experts, experts, modality_parts, prob_parts) in groups.items():
+            full = None if any(p is None for p in prob_parts) else np.concatenate(prob_parts)
+            self.sink(layer, num_experts, np.concatenate(experts), np.concatenate(modality_parts), phase_name,
+                      probs=full)
 
     @staticmethod
     def _split_rows(site: RouterSite, vision: np.ndarray, tokens: int) -> np.ndarray:

@@ -5,7 +5,9 @@ support a new MoE architecture, add a spec naming
 
 1. ``router_class``: the class name of the module that selects experts (hooked, never re-implemented), and
    ``path``, where it sits inside a decoder layer (``mlp.gate`` for ``model.layers.N.mlp.gate``);
-2. ``read_indices``: how to read the selected expert ids ``[tokens, k]`` from that module's forward output;
+2. ``read_indices``: how to read the selected expert ids ``[tokens, k]`` from that module's forward output, and
+   ``read_probs``: how to read the router's probabilities over all experts ``[tokens, E]`` (``None`` when the router
+   has no such distribution, e.g. independent sigmoid scores: per-token routing entropy is then not reported);
 3. ``top_k_attrs``: the attribute path(s) the router's ``forward`` reads ``k`` from (``()`` if ``k`` is fixed);
 4. ``num_experts``: how to read the number of experts from the module;
 5. ``dense_experts``: whether the experts run on every token whatever the routing (no compute saving).
@@ -35,6 +37,19 @@ def _third(module: nn.Module, output: Any) -> torch.Tensor:
     return output[2]
 
 
+def _softmax_logits(module: nn.Module, output: Any) -> torch.Tensor:
+    """``(router_logits [T, E], ...)`` of a softmax router: its probabilities over all experts (float32).
+
+    Also right for routers that take the top-k of the logits and softmax only those (gpt_oss, granitemoe, aria):
+    their gates are the renormalised top-k of this distribution."""
+    return torch.softmax(output[0].float(), dim=-1)
+
+
+def _given_probs(module: nn.Module, output: Any) -> torch.Tensor:
+    """``(router_probabilities [T, E], ...)``: the router returns its softmax itself (gemma4)."""
+    return output[0].float()
+
+
 def _llama4_indices(module: nn.Module, output: Any) -> torch.Tensor:
     # Llama4Router returns (scores [T, E] with -inf before the sigmoid off the top-k, logits). Its selection is
     # exactly ``torch.topk(router_logits, top_k, dim=1)`` on the logits it returns (no bias, no grouping).
@@ -54,6 +69,8 @@ class RouterSpec:
     #: the router's module path after ``...layers.N.`` (documentation, checked by the tests)
     path: str = "mlp.gate"
     read_indices: Callable[[nn.Module, Any], torch.Tensor] = _third
+    #: the router's probabilities over all experts ``[tokens, E]`` from its output; ``None``: not a distribution
+    read_probs: Callable[[nn.Module, Any], torch.Tensor] | None = _softmax_logits
     num_experts: Callable[[nn.Module], int] = _num_experts
     top_k_attrs: tuple[str, ...] = ("top_k",)
     top_k_note: str = ""
@@ -63,7 +80,8 @@ class RouterSpec:
     notes: str = ""
 
 
-_BIAS = "selection on sigmoid scores + e_score_correction_bias, group-limited (n_group/topk_group)"
+_BIAS = ("selection on sigmoid scores + e_score_correction_bias, group-limited (n_group/topk_group); independent "
+         "sigmoid scores, no probabilities (no token entropy)")
 
 #: The architecture table. Keys of the composite VLMs (internvl, kimi_k25) resolve through their text backbone.
 ROUTERS: tuple[RouterSpec, ...] = (
@@ -73,19 +91,21 @@ ROUTERS: tuple[RouterSpec, ...] = (
     RouterSpec("qwen2_moe", "Qwen2MoeTopKRouter"),
     RouterSpec("mixtral", "MixtralTopKRouter"),
     RouterSpec("olmoe", "OlmoeTopKRouter"),
-    RouterSpec("deepseek_v3", "DeepseekV3TopkRouter", notes=_BIAS),
-    RouterSpec("glm4v_moe", "Glm4vMoeTextTopkRouter", notes=_BIAS),
+    RouterSpec("deepseek_v3", "DeepseekV3TopkRouter", read_probs=None, notes=_BIAS),
+    RouterSpec("glm4v_moe", "Glm4vMoeTextTopkRouter", read_probs=None, notes=_BIAS),
     RouterSpec("gpt_oss", "GptOssTopKRouter", path="mlp.router", notes="router logits have a bias term"),
     RouterSpec("granitemoe", "GraniteMoeTopKRouter", path="block_sparse_moe.router"),
     RouterSpec("aria", "AriaTextTopKRouter", path="mlp.router"),
     RouterSpec(
         "gemma4", "Gemma4TextRouter", path="router", num_experts=lambda m: int(m.proj.out_features),
-        top_k_attrs=("config.top_k_experts",),
+        top_k_attrs=("config.top_k_experts",), read_probs=_given_probs,
         notes="router normalises and scales its input; k is read from the (shared) text config at every call",
     ),
     RouterSpec(
         "llama4", "Llama4Router", path="feed_forward.router", read_indices=_llama4_indices, dense_experts=True,
-        notes="Llama4TextExperts runs every expert on every token (unselected ones get weight 0)",
+        read_probs=None,
+        notes="Llama4TextExperts runs every expert on every token (unselected ones get weight 0); sigmoid gates, no "
+        "probabilities (no token entropy)",
     ),
     RouterSpec(
         "phimoe", "PhimoeTopKRouter", path="mlp.router", top_k_attrs=(),
@@ -93,8 +113,8 @@ ROUTERS: tuple[RouterSpec, ...] = (
         notes="sparsemixer: top-1, then top-1 of the rest within a jitter threshold",
     ),
     # beyond the brief's list: text MoEs whose routers follow the same conventions
-    RouterSpec("glm4_moe", "Glm4MoeTopkRouter", notes=_BIAS),
-    RouterSpec("dots1", "Dots1TopkRouter", notes=_BIAS),
+    RouterSpec("glm4_moe", "Glm4MoeTopkRouter", read_probs=None, notes=_BIAS),
+    RouterSpec("dots1", "Dots1TopkRouter", read_probs=None, notes=_BIAS),
     RouterSpec("deepseek_v2", "DeepseekV2TopkRouter", notes="softmax; greedy or group-limited (group max) top-k"),
     RouterSpec("ernie4_5_moe", "Ernie4_5_MoeTopKRouter", notes="selection on softmax + e_score_correction_bias"),
     RouterSpec("qwen3_next", "Qwen3NextTopKRouter"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,8 +74,22 @@ def option_text(item: MCItem, key: str) -> str:
     return item.options[key]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def variant_fingerprint(weights_name: Callable[[Path, int], Path], tokenizer_file: str, experts: int,
+                        weights_dir: str | Path | None, training_seed: int) -> str:
+    """sha256 of a variant's weights file (``weights_name(folder, experts)``) and tokenizer file in its training
+    seed's folder, ``missing`` if either is absent or the seed is invalid."""
+    try:
+        folder = seed_weights_dir(weights_dir, training_seed)
+    except ValueError:
+        return "missing"
+    files = [weights_name(folder, int(experts)), folder / tokenizer_file]
+    if not all(f.is_file() for f in files):
+        return "missing"
+    return hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
 
 
 class RefMoE(Model):
@@ -94,14 +108,7 @@ class RefMoE(Model):
     @staticmethod
     def fingerprint(experts: int = 16, weights_dir: str | None = None, training_seed: int = 0, **_: Any) -> str:
         """sha256 of the variant's weights and tokenizer files (``missing`` if absent)."""
-        try:
-            folder = seed_weights_dir(weights_dir, training_seed)
-        except ValueError:
-            return "missing"
-        files = [weights_file(folder, int(experts)), folder / TOKENIZER_FILE]
-        if not all(f.is_file() for f in files):
-            return "missing"
-        return hashlib.sha256("".join(_sha256(f) for f in files).encode()).hexdigest()
+        return variant_fingerprint(weights_file, TOKENIZER_FILE, experts, weights_dir, training_seed)
 
     def __init__(self, experts: int = 16, weights_dir: str | None = None, device: str = "cpu",
                  threads: int | None = None, batch_size: int = 256, training_seed: int = 0):
@@ -127,11 +134,11 @@ class RefMoE(Model):
             raise ValueError(f"{tok_path} has {len(self.tokenizer)} words but {path} expects "
                              f"{self.net.cfg.vocab_size}; retrain with `{TRAIN_COMMAND}`")
         self.weights_path = path
-        self.weights_sha256 = _sha256(path)
+        self.weights_sha256 = file_sha256(path)
         self.net.set_hook(self._hook)
 
-    def _hook(self, layer: int, num_experts: int, experts: torch.Tensor, modality: int) -> None:
-        self.record_routing(layer, num_experts, experts, modality, phase="prefill")
+    def _hook(self, layer: int, num_experts: int, experts: torch.Tensor, modality: int, probs: torch.Tensor) -> None:
+        self.record_routing(layer, num_experts, experts, modality, phase="prefill", probs=probs)
 
     # Capability.EMBED
     @torch.inference_mode()

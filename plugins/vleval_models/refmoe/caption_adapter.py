@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,14 @@ import torch
 
 from vleval.api import MC_INSTRUCTION, Capability, Model, ModelInfo, Prompt, phase
 from vleval_models.refmoe import decoder as D
-from vleval_models.refmoe.adapter import preprocess_images, scale_moe, seed_weights_dir, train_hint
+from vleval_models.refmoe.adapter import (
+    file_sha256,
+    preprocess_images,
+    scale_moe,
+    seed_weights_dir,
+    train_hint,
+    variant_fingerprint,
+)
 from vleval_models.refmoe.generation import Generated, beam_search, greedy
 from vleval_models.refmoe.tokenizer import CaptionTokenizer
 
@@ -26,10 +32,6 @@ CAP_TRAIN_COMMAND = "python tools/train_refmoe_caption.py"
 
 def cap_weights_file(weights_dir: str | Path, experts: int) -> Path:
     return Path(weights_dir) / f"refmoe-cap-e{experts}.safetensors"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _missing(what: str, path: Path, folder: Path, training_seed: int, experts: int) -> FileNotFoundError:
@@ -53,14 +55,7 @@ class RefMoECap(Model):
     @staticmethod
     def fingerprint(experts: int = 16, weights_dir: str | None = None, training_seed: int = 0, **_: Any) -> str:
         """sha256 of the variant's decoder and tokenizer files (``missing`` if absent)."""
-        try:
-            folder = seed_weights_dir(weights_dir, training_seed)
-        except ValueError:
-            return "missing"
-        files = [cap_weights_file(folder, int(experts)), folder / CAP_TOKENIZER_FILE]
-        if not all(f.is_file() for f in files):
-            return "missing"
-        return hashlib.sha256("".join(_sha256(f) for f in files).encode()).hexdigest()
+        return variant_fingerprint(cap_weights_file, CAP_TOKENIZER_FILE, experts, weights_dir, training_seed)
 
     def __init__(self, experts: int = 16, num_beams: int = 1, weights_dir: str | None = None,
                  training_seed: int = 0, device: str = "cpu", threads: int | None = None, batch_size: int = 64):
@@ -83,12 +78,13 @@ class RefMoECap(Model):
         if len(self.tokenizer) != self.net.cfg.vocab_size:
             raise ValueError(f"{tok_path} has {len(self.tokenizer)} words but {path} expects "
                              f"{self.net.cfg.vocab_size}; retrain with `{CAP_TRAIN_COMMAND}`")
-        self.weights_path, self.weights_sha256 = path, _sha256(path)
+        self.weights_path, self.weights_sha256 = path, file_sha256(path)
         self._phase = "prefill"
         self.net.set_hook(self._hook)
 
-    def _hook(self, layer: int, num_experts: int, experts: torch.Tensor, modality: torch.Tensor) -> None:
-        self.record_routing(layer, num_experts, experts, modality, phase=self._phase)
+    def _hook(self, layer: int, num_experts: int, experts: torch.Tensor, modality: torch.Tensor,
+              probs: torch.Tensor) -> None:
+        self.record_routing(layer, num_experts, experts, modality, phase=self._phase, probs=probs)
 
     def _set_phase(self, name: str) -> None:
         self._phase = name
@@ -178,7 +174,7 @@ class RefMoEBlind(Model):
             path = seed_weights_dir(weights_dir, training_seed) / PRIOR_FILE
         except ValueError:
             return "missing"
-        return _sha256(path) if path.is_file() else "missing"
+        return file_sha256(path) if path.is_file() else "missing"
 
     def __init__(self, weights_dir: str | None = None, training_seed: int = 0):
         folder = seed_weights_dir(weights_dir, training_seed)

@@ -18,7 +18,6 @@ question prompt → option letter) pairs, plus the Switch load-balancing loss.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vleval_models.refmoe.model import IMAGE, TEXT, DenseFFN, MoEFFN, RefMoEConfig
+from vleval_models.refmoe.model import IMAGE, TEXT, Attention, Block, RefMoEConfig, RefMoEStack, load_stack, save_stack
 
 METADATA_KEY = "refmoe-cap"  # the safetensors metadata entry of a decoder file (the encoder's is "refmoe")
 KIND = "caption-decoder"
@@ -35,13 +34,8 @@ KIND = "caption-decoder"
 Cache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
-class CachedAttention(nn.Module):
+class CachedAttention(Attention):
     """Multi-head attention over the cached keys/values plus the new tokens; ``mask`` [B, 1, n, L] (True = visible)."""
-
-    def __init__(self, d: int, heads: int):
-        super().__init__()
-        self.heads = heads
-        self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor,
                 cache: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -53,18 +47,10 @@ class CachedAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(b, n, d)), (k, v)
 
 
-class DecoderBlock(nn.Module):
+class DecoderBlock(Block):
     """Pre-LN layer: cached attention, then a dense or MoE FFN applied only to the tokens ``ffn_mask`` selects."""
 
-    def __init__(self, cfg: RefMoEConfig, layer: int):
-        super().__init__()
-        d = cfg.d_model
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attn = CachedAttention(d, cfg.num_heads)
-        if layer in cfg.moe_layers:
-            self.ffn: nn.Module = MoEFFN(d, cfg.expert_hidden, cfg.num_experts, cfg.top_k, layer)
-        else:
-            self.ffn = DenseFFN(d, cfg.ffn_hidden)
+    attention = CachedAttention
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, ffn_mask: torch.Tensor, modality: torch.Tensor,
                 cache: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
@@ -76,51 +62,16 @@ class DecoderBlock(nn.Module):
         return x + y, kv
 
 
-class CaptionDecoder(nn.Module):
-    """The prefix-LM; :meth:`prefill` + :meth:`step` decode with a cache, :meth:`loss` trains on whole sequences."""
+class CaptionDecoder(RefMoEStack):
+    """The prefix-LM; :meth:`prefill` + :meth:`step` decode with a cache, :meth:`loss` trains on whole sequences.
+
+    Embeddings, layer stack, routing hook, router losses and parameter counts are the encoder's
+    (:class:`~vleval_models.refmoe.model.RefMoEStack`); the decoder adds a next-word head.
+    """
 
     def __init__(self, cfg: RefMoEConfig):
-        super().__init__()
-        self.cfg = cfg
-        d, p = cfg.d_model, cfg.patch_size
-        self.patch_embed = nn.Linear(3 * p * p, d)
-        self.image_pos = nn.Parameter(torch.randn(cfg.num_patches, d) * 0.02)
-        self.token_embed = nn.Embedding(cfg.vocab_size, d, padding_idx=0)
-        nn.init.normal_(self.token_embed.weight, std=0.02)
-        with torch.no_grad():
-            self.token_embed.weight[0].zero_()
-        self.text_pos = nn.Parameter(torch.randn(cfg.max_text_len, d) * 0.02)
-        self.layers = nn.ModuleList(DecoderBlock(cfg, i) for i in range(cfg.num_layers))
-        self.ln_f = nn.LayerNorm(d)
-        self.head = nn.Linear(d, cfg.vocab_size)
-
-    def moe_modules(self) -> list[MoEFFN]:
-        return [blk.ffn for blk in self.layers if isinstance(blk.ffn, MoEFFN)]
-
-    def set_hook(self, hook: Any) -> None:
-        for moe in self.moe_modules():
-            moe.hook = hook
-
-    def begin_aux(self) -> Any:
-        from vleval_models.refmoe.model import AuxLosses
-
-        aux = AuxLosses()
-        for moe in self.moe_modules():
-            moe.aux = aux
-        return aux
-
-    def end_aux(self) -> None:
-        for moe in self.moe_modules():
-            moe.aux = None
-
-    def patchify(self, pixels: torch.Tensor) -> torch.Tensor:
-        b, c, s, _ = pixels.shape
-        p, g = self.cfg.patch_size, s // self.cfg.patch_size
-        return pixels.reshape(b, c, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(b, g * g, c * p * p)
-
-    def embed_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        """``[B, 3, S, S]`` → patch tokens ``[B, patches, d]``."""
-        return self.patch_embed(self.patchify(pixels)) + self.image_pos
+        super().__init__(cfg, DecoderBlock)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size)
 
     def _run(self, x: torch.Tensor, mask: torch.Tensor, ffn_mask: torch.Tensor, modality: torch.Tensor,
              cache: Cache | None) -> tuple[torch.Tensor, Cache]:
@@ -176,16 +127,6 @@ class CaptionDecoder(nn.Module):
         logits = logits[:, prefix - 1:]
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=0)
 
-    def param_counts(self) -> dict[str, int]:
-        """Total and active-per-token parameters under the current routing state (as the encoder counts them)."""
-        total = sum(p.numel() for p in self.parameters())
-        active = total
-        for moe in self.moe_modules():
-            kept = moe.num_experts if moe.state.keep is None else int(moe.state.keep.sum())
-            per = moe.expert_params()
-            total -= (moe.num_experts - kept) * per
-            active -= (moe.num_experts - (moe.state.top_k or moe.top_k)) * per
-        return {"total": total, "active_per_token": active}
 
 
 def reorder(cache: Cache, index: torch.Tensor) -> Cache:
@@ -194,26 +135,11 @@ def reorder(cache: Cache, index: torch.Tensor) -> Cache:
 
 
 def save_decoder(model: CaptionDecoder, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
-    """Safetensors (fp32) with the config and ``metadata`` in one JSON metadata entry (byte-reproducible)."""
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    header = {"kind": KIND, "config": model.cfg.to_dict(), **(metadata or {})}
-    save_file(tensors, str(path), metadata={METADATA_KEY: json.dumps(header, sort_keys=True)})
+    """Safetensors (fp32) with the kind, config and ``metadata`` in one JSON metadata entry (byte-reproducible)."""
+    save_stack(model, path, METADATA_KEY, {"kind": KIND, **(metadata or {})})
 
 
 def load_decoder(path: str | Path, device: str = "cpu") -> tuple[CaptionDecoder, dict[str, Any]]:
     """Rebuild a decoder written by :func:`save_decoder` (safetensors only, no pickle)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(path), framework="pt") as handle:
-        raw = (handle.metadata() or {}).get(METADATA_KEY)
-    if raw is None:
-        raise ValueError(f"{path}: not a RefMoE-Cap decoder file (no {METADATA_KEY!r} entry in its safetensors "
-                         "metadata)")
-    metadata = json.loads(raw)
-    model = CaptionDecoder(RefMoEConfig(**metadata["config"]))
-    model.load_state_dict(load_file(str(path), device="cpu"), strict=True)
-    return model.to(device).eval(), metadata
+    return load_stack(path, METADATA_KEY, "RefMoE-Cap decoder", CaptionDecoder, device)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from vleval.api import phase
-from vleval_models.refmoe.decoder import CaptionDecoder, reorder
+from vleval_models.refmoe.decoder import Cache, CaptionDecoder, reorder
 
 
 @dataclass
@@ -24,6 +24,28 @@ class Generated:
 
     ids: list[int]
     score: float
+
+
+#: Logits ``[B, V]``, cache, key validity ``[B, L]`` and next text positions ``[B]`` after a forward pass.
+_State = tuple[torch.Tensor, Cache, torch.Tensor, torch.Tensor]
+
+
+def _prefill(net: CaptionDecoder, image_tokens: torch.Tensor, has_image: torch.Tensor, prompt: torch.Tensor,
+             on_phase: Callable[[str], None]) -> _State:
+    """The prefix pass, marked as the ``prefill`` phase (tokens = sequences)."""
+    with phase("prefill", tokens=prompt.shape[0]):
+        on_phase("prefill")
+        return net.prefill(image_tokens, has_image, prompt)
+
+
+def _step(net: CaptionDecoder, tokens: torch.Tensor, pos: torch.Tensor, cache: Cache, key_valid: torch.Tensor,
+          live: torch.Tensor, on_phase: Callable[[str], None]) -> _State:
+    """One decode step of the ``live`` sequences, marked as a ``decode`` phase: logits, cache, key validity and the
+    next positions."""
+    with phase("decode", tokens=int(live.sum())):
+        on_phase("decode")
+        logits, cache, key_valid = net.step(tokens, pos, cache, key_valid, live)
+    return logits, cache, key_valid, pos + 1
 
 
 def _log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -39,22 +61,16 @@ def greedy(net: CaptionDecoder, image_tokens: torch.Tensor, has_image: torch.Ten
     b = prompt.shape[0]
     if max_new < 1:
         return [Generated([], 0.0) for _ in range(b)]
-    with phase("prefill", tokens=b):
-        on_phase("prefill")
-        logits, cache, key_valid, pos = net.prefill(image_tokens, has_image, prompt)
+    logits, cache, key_valid, pos = _prefill(net, image_tokens, has_image, prompt, on_phase)
     logp = _log_probs(logits)
     best, tok = logp.topk(1, dim=-1)
     tok, score = tok[:, 0], best[:, 0].clone()
     out, lengths = [tok], torch.ones_like(tok)
     live = tok != eos
     for _ in range(1, max_new):
-        n_live = int(live.sum())
-        if not n_live:
+        if not bool(live.any()):
             break
-        with phase("decode", tokens=n_live):
-            on_phase("decode")
-            logits, cache, key_valid = net.step(tok, pos, cache, key_valid, live)
-        pos = pos + 1
+        logits, cache, key_valid, pos = _step(net, tok, pos, cache, key_valid, live, on_phase)
         logp = _log_probs(logits)
         best, nxt = logp.topk(1, dim=-1)
         tok = torch.where(live, nxt[:, 0], torch.full_like(tok, eos))
@@ -77,9 +93,7 @@ def beam_search(net: CaptionDecoder, image_tokens: torch.Tensor, has_image: torc
     b, k = prompt.shape[0], int(num_beams)
     if max_new < 1:
         return [Generated([], 0.0) for _ in range(b)]
-    with phase("prefill", tokens=b):
-        on_phase("prefill")
-        logits, cache, key_valid, pos = net.prefill(image_tokens, has_image, prompt)
+    logits, cache, key_valid, pos = _prefill(net, image_tokens, has_image, prompt, on_phase)
     vocab = logits.shape[-1]
     scores, tokens = _log_probs(logits).topk(k, dim=-1)  # [b, k]
     rows = torch.arange(b).repeat_interleave(k)
@@ -90,13 +104,9 @@ def beam_search(net: CaptionDecoder, image_tokens: torch.Tensor, has_image: torc
     scores = _finish(scores, tokens, seqs, finished, k, eos)
     for _ in range(1, max_new):
         live = torch.isfinite(scores)
-        n_live = int(live.sum())
-        if not n_live:
+        if not bool(live.any()):
             break
-        with phase("decode", tokens=n_live):
-            on_phase("decode")
-            logits, cache, key_valid = net.step(tokens, pos, cache, key_valid, live)
-        pos = pos + 1
+        logits, cache, key_valid, pos = _step(net, tokens, pos, cache, key_valid, live, on_phase)
         cand = (scores[:, None] + _log_probs(logits)).view(b, k * vocab)
         scores, flat = cand.topk(k, dim=-1)
         parent = (torch.arange(b)[:, None] * k + flat // vocab).reshape(-1)

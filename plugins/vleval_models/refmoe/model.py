@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: ``hook(layer, num_experts, selected_experts[tokens, k], modality)``, called by each MoE layer.
-RoutingHook = Callable[[int, int, torch.Tensor, int], None]
+#: ``hook(layer, num_experts, selected_experts[tokens, k], modality, probs[tokens, num_experts])``, called by each
+#: MoE layer; ``probs``: the router's softmax over all experts (pruned experts 0), ``modality`` an int or ``[tokens]``.
+RoutingHook = Callable[[int, int, torch.Tensor, Any, torch.Tensor], None]
 
 METADATA_KEY = "refmoe"  # the safetensors metadata entry holding the config (JSON)
 TEXT, IMAGE = 0, 1  # same values as vleval.api.TEXT / IMAGE (kept local so this module needs only torch)
@@ -140,7 +141,7 @@ class MoEFFN(nn.Module):
     def forward(self, x: torch.Tensor, modality: int) -> torch.Tensor:
         probs, experts, gates = self.route(x)
         if self.hook is not None:
-            self.hook(self.layer, self.num_experts, experts, modality)
+            self.hook(self.layer, self.num_experts, experts, modality, probs)
         k = experts.shape[1]
         flat = experts.reshape(-1)
         order = flat.argsort(stable=True)
@@ -193,11 +194,13 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-LN transformer layer whose FFN is dense or MoE; the FFN sees only the valid (non-padding) tokens."""
 
+    attention: type[nn.Module] = Attention
+
     def __init__(self, cfg: RefMoEConfig, layer: int):
         super().__init__()
         d = cfg.d_model
         self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.attn = Attention(d, cfg.num_heads)
+        self.attn = self.attention(d, cfg.num_heads)
         if layer in cfg.moe_layers:
             self.ffn: nn.Module = MoEFFN(d, cfg.expert_hidden, cfg.num_experts, cfg.top_k, layer)
         else:
@@ -213,10 +216,15 @@ class Block(nn.Module):
         return x + y
 
 
-class RefMoEModel(nn.Module):
-    """The shared multimodal encoder; ``encode_images``/``encode_texts`` return L2-normalised embeddings."""
+class RefMoEStack(nn.Module):
+    """What the encoder and the caption decoder share: patch and word embeddings, the layer stack (``block`` per
+    layer) and final norm, MoE-layer access, the routing hook, router-loss accumulation and parameter counts.
 
-    def __init__(self, cfg: RefMoEConfig):
+    Creation order (hence initialisation order and state-dict keys) is ``patch_embed``, ``image_pos``,
+    ``token_embed``, ``text_pos``, ``layers``, ``ln_f``, then the subclass's heads.
+    """
+
+    def __init__(self, cfg: RefMoEConfig, block: type[nn.Module]):
         super().__init__()
         self.cfg = cfg
         d, p = cfg.d_model, cfg.patch_size
@@ -227,11 +235,8 @@ class RefMoEModel(nn.Module):
         with torch.no_grad():
             self.token_embed.weight[0].zero_()
         self.text_pos = nn.Parameter(torch.randn(cfg.max_text_len, d) * 0.02)
-        self.layers = nn.ModuleList(Block(cfg, i) for i in range(cfg.num_layers))
+        self.layers = nn.ModuleList(block(cfg, i) for i in range(cfg.num_layers))
         self.ln_f = nn.LayerNorm(d)
-        self.image_proj = nn.Linear(d, cfg.embed_dim, bias=False)
-        self.text_proj = nn.Linear(d, cfg.embed_dim, bias=False)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     def moe_modules(self) -> list[MoEFFN]:
         return [blk.ffn for blk in self.layers if isinstance(blk.ffn, MoEFFN)]
@@ -251,29 +256,15 @@ class RefMoEModel(nn.Module):
         for moe in self.moe_modules():
             moe.aux = None
 
-    def _encode(self, x: torch.Tensor, mask: torch.Tensor | None, modality: int) -> torch.Tensor:
-        for blk in self.layers:
-            x = blk(x, mask, modality)
-        if mask is None:
-            pooled = x.mean(dim=1)
-        else:
-            m = mask.unsqueeze(-1).to(x.dtype)
-            pooled = (x * m).sum(1) / m.sum(1).clamp_min(1.0)
-        return self.ln_f(pooled)
-
     def patchify(self, pixels: torch.Tensor) -> torch.Tensor:
         """``[B, 3, S, S]`` → ``[B, patches, 3 * p * p]``."""
         b, c, s, _ = pixels.shape
         p, g = self.cfg.patch_size, s // self.cfg.patch_size
         return pixels.reshape(b, c, g, p, g, p).permute(0, 2, 4, 1, 3, 5).reshape(b, g * g, c * p * p)
 
-    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed(self.patchify(pixels)) + self.image_pos
-        return F.normalize(self.image_proj(self._encode(x, None, IMAGE)), dim=-1)
-
-    def encode_texts(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = self.token_embed(ids) + self.text_pos[: ids.shape[1]]
-        return F.normalize(self.text_proj(self._encode(x, mask, TEXT)), dim=-1)
+    def embed_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, S, S]`` → patch tokens ``[B, patches, d]``."""
+        return self.patch_embed(self.patchify(pixels)) + self.image_pos
 
     def param_counts(self) -> dict[str, int]:
         """Total parameters and active parameters per token under the current routing state.
@@ -291,6 +282,36 @@ class RefMoEModel(nn.Module):
         return {"total": total, "active_per_token": active, "expert_params_stored": expert}
 
 
+class RefMoEModel(RefMoEStack):
+    """The shared multimodal encoder; ``encode_images``/``encode_texts`` return L2-normalised embeddings."""
+
+    def __init__(self, cfg: RefMoEConfig):
+        super().__init__(cfg, Block)
+        d = cfg.d_model
+        self.image_proj = nn.Linear(d, cfg.embed_dim, bias=False)
+        self.text_proj = nn.Linear(d, cfg.embed_dim, bias=False)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+
+    def _encode(self, x: torch.Tensor, mask: torch.Tensor | None, modality: int) -> torch.Tensor:
+        for blk in self.layers:
+            x = blk(x, mask, modality)
+        if mask is None:
+            pooled = x.mean(dim=1)
+        else:
+            m = mask.unsqueeze(-1).to(x.dtype)
+            pooled = (x * m).sum(1) / m.sum(1).clamp_min(1.0)
+        return self.ln_f(pooled)
+
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = self.embed_images(pixels)
+        return F.normalize(self.image_proj(self._encode(x, None, IMAGE)), dim=-1)
+
+    def encode_texts(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.token_embed(ids) + self.text_pos[: ids.shape[1]]
+        return F.normalize(self.text_proj(self._encode(x, mask, TEXT)), dim=-1)
+
+
+
 def pad_batch(encoded: list[list[int]], length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad id lists to ``[B, length]`` ids and a bool validity mask."""
     ids = torch.zeros(len(encoded), length, dtype=torch.long)
@@ -306,28 +327,39 @@ def clip_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor) -
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)) / 2
 
 
-def save_model(model: RefMoEModel, path: str | Path, metadata: dict[str, str] | None = None) -> None:
-    """Write the weights as safetensors (fp32); the config and ``metadata`` go in one JSON metadata entry.
+def save_stack(model: RefMoEStack, path: str | Path, key: str, header: dict[str, Any]) -> None:
+    """Write the weights as safetensors (fp32) with ``header`` (plus the config) as one JSON metadata entry ``key``.
 
     A single metadata key keeps the file byte-for-byte reproducible (safetensors does not order several keys).
     """
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    header = {"config": model.cfg.to_dict(), **(metadata or {})}
-    save_file(tensors, str(path), metadata={METADATA_KEY: json.dumps(header, sort_keys=True)})
+    header = {"config": model.cfg.to_dict(), **header}
+    save_file(tensors, str(path), metadata={key: json.dumps(header, sort_keys=True)})
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[RefMoEModel, dict[str, Any]]:
-    """Rebuild a model from a safetensors file written by :func:`save_model` (no pickle involved)."""
+def load_stack(path: str | Path, key: str, what: str, build: Callable[[RefMoEConfig], RefMoEStack],
+               device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """Rebuild a model written by :func:`save_stack` under metadata entry ``key`` (safetensors only, no pickle)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     with safe_open(str(path), framework="pt") as handle:
-        raw = (handle.metadata() or {}).get(METADATA_KEY)
+        raw = (handle.metadata() or {}).get(key)
     if raw is None:
-        raise ValueError(f"{path}: not a RefMoE weights file (no {METADATA_KEY!r} entry in its safetensors metadata)")
+        raise ValueError(f"{path}: not a {what} file (no {key!r} entry in its safetensors metadata)")
     metadata = json.loads(raw)
-    model = RefMoEModel(RefMoEConfig(**metadata["config"]))
+    model = build(RefMoEConfig(**metadata["config"]))
     model.load_state_dict(load_file(str(path), device="cpu"), strict=True)
     return model.to(device).eval(), metadata
+
+
+def save_model(model: RefMoEModel, path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Write an encoder as safetensors; the config and ``metadata`` go in the ``refmoe`` metadata entry."""
+    save_stack(model, path, METADATA_KEY, dict(metadata or {}))
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[RefMoEModel, dict[str, Any]]:
+    """Rebuild an encoder from a safetensors file written by :func:`save_model` (no pickle involved)."""
+    return load_stack(path, METADATA_KEY, "RefMoE weights", RefMoEModel, device)
