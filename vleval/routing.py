@@ -93,24 +93,26 @@ def per_item(trace: RoutingTrace, marks: list[tuple[int, int]]) -> list[dict[str
     out: list[dict[str, list[int]]] = []
     start = 0
     for end, size in marks:
-        items: list[dict[str, np.ndarray]] = [{} for _ in range(size)]
+        tables: dict[str, np.ndarray] = {}  # layer -> [items of the batch, experts] counts
         for event in trace.events[start:end]:
             image = event.modality == IMAGE
-            if not image.any():
+            n_image = int(image.sum())
+            if not n_image:
                 continue
             owner = getattr(event, "item", None)
             if owner is not None:
                 owner = np.asarray(owner)[image]
-            elif image.sum() % size == 0:
-                owner = np.repeat(np.arange(size), int(image.sum()) // size)
+            elif n_image % size == 0:
+                owner = np.repeat(np.arange(size), n_image // size)
             else:
                 continue
-            chosen = event.experts[image]
-            for i in range(size):
-                counts = np.bincount(chosen[owner == i].ravel(), minlength=event.num_experts)
-                key = str(event.layer)
-                items[i][key] = items[i].get(key, 0) + counts
-        out.extend({layer: [int(c) for c in counts] for layer, counts in sorted(item.items())} for item in items)
+            chosen = event.experts[image]  # [image tokens, k]
+            cells = (owner[:, None] * event.num_experts + chosen).ravel()
+            counts = np.bincount(cells, minlength=size * event.num_experts).reshape(size, event.num_experts)
+            key = str(event.layer)
+            tables[key] = tables[key] + counts if key in tables else counts
+        layers = sorted(tables.items())
+        out.extend({layer: table[i].tolist() for layer, table in layers} for i in range(size))
         start = end
     return out
 
