@@ -60,6 +60,23 @@ def _route_with(transform):
     return _route
 
 
+def _route_with_probs(transform):
+    """Routes as ToyMoE does (pruning respected) and records router probabilities, changed by ``transform``."""
+    def _route(self, vectors, modality):
+        for layer in (0, 1):
+            logits = vectors @ self.router.T + layer
+            if self.keep is not None:
+                mask = np.full(self.experts, -np.inf)
+                mask[self.keep[layer]] = 0
+                logits = logits + mask
+            probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+            k = self.top_k if self.keep is None else min(self.top_k, len(self.keep[layer]))
+            chosen = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+            self.record_routing(layer, self.experts, chosen, modality, probs=transform(probs, self.keep))
+    return _route
+
+
 def _info(**changes):
     def info(self):
         base = vars(ToyMoE.info(self))
@@ -138,6 +155,11 @@ MODEL_FAILURES = [
      r"scale_experts\(keep_experts\) \(routing trace, layer \d\): expected only kept experts \[0, 1\]; got also"),
     (lambda: broken(scale_experts=_lenient_scale_experts),
      r"scale_experts: expected ValueError for top_k=5 \(more than the experts per layer\); got no error"),
+    (lambda: broken(_route=_route_with_probs(lambda p, keep: p * 2)),
+     r"embed_images \(routing trace, layer 0\): expected probs: router probabilities >= 0, each token's row "
+     r"summing to 1; got row sums 2.0000"),
+    (lambda: broken(_route=_route_with_probs(lambda p, keep: np.full_like(p, 1 / p.shape[1]))),  # ignores pruning
+     r"scale_experts\(keep_experts\) \(routing trace, layer \d\): expected probs: 0 for pruned experts"),
 ]
 
 
@@ -285,3 +307,7 @@ def test_plugin_registry_refuses_a_plugin_with_a_misspelled_hook():
                                              r"'register_models'\?\)"):
         plugin_registry(Misspelled())
     assert set(plugin_registry(toy_plugins).items["model"]) == {"toy-moe", "toy-text"}
+
+
+def test_a_model_recording_correct_probs_passes():
+    check_model(broken(_route=_route_with_probs(lambda p, keep: p)), name="probs-moe", images=IMAGES, texts=TEXTS)

@@ -167,6 +167,15 @@ class _Probe:
                 used = set(np.unique(experts).tolist())
                 self.expect(used <= allowed[event.layer], where, f"only kept experts {sorted(allowed[event.layer])}",
                             f"also {sorted(used - allowed[event.layer])}")
+            probs = getattr(event, "probs", None)
+            if probs is not None and probs.size:
+                self.expect(bool((probs >= 0).all()) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-3), where,
+                            "probs: router probabilities >= 0, each token's row summing to 1",
+                            f"row sums {float(probs.sum(axis=1).min()):.4f}..{float(probs.sum(axis=1).max()):.4f}")
+                if allowed is not None:
+                    pruned = [e for e in range(event.num_experts) if e not in allowed[event.layer]]
+                    self.expect(not pruned or float(probs[:, pruned].max()) == 0.0, where,
+                                "probs: 0 for pruned experts", f"up to {float(probs[:, pruned].max()):.4g}")
             tags = set(np.unique(event.modality).tolist())
             self.expect(tags <= {TEXT, IMAGE}, where, f"modality tags TEXT={TEXT} / IMAGE={IMAGE}", sorted(tags))
             self.expect(event.phase in PHASES, where, f"phase in {PHASES}", repr(event.phase))
