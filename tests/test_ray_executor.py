@@ -149,13 +149,14 @@ def overlapping(spans: dict[int, tuple[float, float]], cells: list[int]) -> list
 
 
 class Workers:
-    """The plain progress callback: cells done per worker."""
+    """The plain progress callback: cells done per worker, and the cells reported started."""
 
     def __init__(self):
         from vleval.execute import Progress
 
-        self.progress, self.done = Progress(), {}
+        self.progress, self.done, self.started = Progress(), {}, []
         self.progress.worker_done = lambda worker, n: self.done.__setitem__(worker, n)
+        self.progress.cell = self.started.append
 
 
 def comparable(record) -> dict:
@@ -180,6 +181,8 @@ def test_records_match_in_process_and_say_where_they_ran(cluster, tmp_path):
         assert env["ray_worker"].startswith("127.0.0.1:") and env["hardware_id"] and env["exclusive_node"] is False
     assert sum(workers.done.values()) == 12  # each record counted once, for the worker that produced it
     assert set(workers.done) == {r.environment["ray_worker"] for r in remote.results}
+    # each cell reported started once, naming the worker that then produced its record
+    assert sorted(workers.started) == sorted(f"{r.label} on {r.environment['ray_worker']}" for r in remote.results)
     assert scan(remote.path).problems == [] and len(scan(remote.path).records) == 12
 
 
@@ -256,6 +259,36 @@ def test_exclusive_latency_cells_never_share_the_node(cluster, tmp_path):
                             registry=registry(), ray=options(cluster))
     assert [r.environment["exclusive_node"] for r in summary.results] == [True] * 3
     assert overlapping(intervals(log), [2, 3, 4]) == []
+
+
+def test_identities_are_computed_in_one_task_per_cpu():
+    from vleval.executors.ray_executor import _split
+
+    for count in range(1, 8):
+        cells = list(range(count))
+        for cpus in range(0, 6):
+            parts = _split(cells, cpus)  # type: ignore[arg-type]
+            assert [c for part in parts for c in part] == cells  # every cell once, in plan order
+            assert len(parts) == max(1, min(cpus, count)) and all(parts)
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def test_workers_take_the_driver_environment_before_numpy_loads(monkeypatch, tmp_path):
+    # the task module loads nothing heavy, so a task sets thread counts before numpy or torch read them
+    code = "import sys, vleval.executors.ray_worker; print(sorted({'numpy', 'torch', 'ray'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+    from vleval.executors import ray_worker
+
+    monkeypatch.setattr(sys, "path", ["first", *sys.path])
+    monkeypatch.setattr(ray_worker, "_ENV", None)
+    for name in ("VLEVAL_RAY_TEST_MARK", "PYTHONPATH"):  # restored at teardown
+        monkeypatch.delenv(name, raising=False)
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")]), "VLEVAL_RAY_TEST_MARK": "1"}
+    ray_worker._apply_env(env)
+    ray_worker._apply_env(env)  # once only
+    assert sys.path[:3] == ["first", str(tmp_path / "a"), str(tmp_path / "b")] and sys.path.count("first") == 1
+    assert os.environ["VLEVAL_RAY_TEST_MARK"] == "1" and os.environ["PYTHONPATH"] == env["PYTHONPATH"]
 
 
 def test_missing_ray_and_misused_flags_are_clear_errors(monkeypatch, toy_cli):

@@ -1,7 +1,10 @@
 """The Ray executor: cells run as Ray tasks on a cluster; records stream back to the driver, which alone appends them.
 
-- **Identity first**: one task computes every cell's ``cell_key`` (it hashes dataset content, so plugin code runs
-  on the cluster, never in the driver); the runner skips the cells ``--resume`` finds complete.
+- **Identity first**: tasks on the cluster (one per CPU, each a share of the cells) compute every cell's ``cell_key``
+  (it hashes dataset content, so plugin code runs on the cluster, never in the driver); the runner skips the cells
+  ``--resume`` finds complete. These tasks also start the worker processes that then run the cells, all at once.
+- **Streams**: a cell's task streams its worker's ``ip:pid`` when it starts (progress; the ``cell_timeout_s`` clock),
+  then its record; the driver blocks in ``ray.wait`` meanwhile, leaving the CPUs to the workers.
 - **Per-cell resources**: a model entry's ``resources`` table (``num_cpus`` (default 1), ``num_gpus``, ``memory``
   in bytes, any custom resource) is the Ray request of its cells; a request no alive node can meet is refused
   before any work, naming the key.
@@ -30,7 +33,7 @@ from vleval.plan import Cell, Plan, expand
 from vleval.record import Record, RecordBuilder
 
 DEFAULT_MAX_RETRIES = 1
-POLL_S = 0.25
+POLL_S = 1.0  # longest block in ray.wait: how soon an interrupt or a cell timeout is seen
 INSTALL_HINT = "pip install 'vleval[ray]'"
 # a lost worker, node or object: the cell is sent to a fresh worker (not a failure of the plugin code)
 RETRYABLE = ("WorkerCrashedError", "NodeDiedError", "LocalRayletDiedError", "ObjectLostError", "OutOfMemoryError",
@@ -52,7 +55,7 @@ class RayOptions:
     address: str | None = None  # None: RAY_ADDRESS, else a cluster started by `ray start` here, else a local one
     max_retries: int | None = None
     exclusive_latency: bool | None = None
-    env: dict[str, str] = field(default_factory=dict)  # environment variables set in every worker (runtime_env)
+    env: dict[str, str] = field(default_factory=dict)  # environment variables set in every worker (with each task)
 
 
 @dataclass
@@ -104,6 +107,7 @@ class RayExecutor:
                               else bench.get("exclusive_latency", False))
         self.requests = {id(c): r for c, r in zip(planned.cells, cell_requests(planned), strict=True)}
         self._owns_ray = not self.ray.is_initialized()
+        self.env = dict(options.env)  # set by each task in its worker (see ray_worker._apply_env)
         self._pending: dict[Any, _Job] = {}
         if self._owns_ray:
             self._connect(options)
@@ -111,8 +115,6 @@ class RayExecutor:
             self.nodes = [n for n in self.ray.nodes() if n.get("Alive")]
             self._check_feasible()
             self._next_node = 0
-            self.tracker = self.ray.remote(num_cpus=0)(_tracker_class()).remote()
-            self._seen_events = 0
         except BaseException:
             # refused before any work (e.g. resources no node has): disconnect, or this process stays a driver of
             # the cluster, and Ray ends a driver whose cluster has gone away
@@ -120,9 +122,8 @@ class RayExecutor:
             raise
 
     def _connect(self, options: RayOptions) -> None:
-        runtime_env = {"env_vars": dict(options.env)} if options.env else None
         try:
-            self.ray.init(address=options.address, runtime_env=runtime_env, log_to_driver=False,
+            self.ray.init(address=options.address, log_to_driver=False,
                           logging_level="WARNING", configure_logging=True)
         except Exception as exc:
             where = f"the Ray cluster at {options.address}" if options.address else "a Ray cluster"
@@ -139,14 +140,23 @@ class RayExecutor:
 
     # -- identities
     def keys(self, cells: list[Cell]) -> list[str]:
+        """Every cell's identity, computed on the cluster in one task per CPU of the cluster (at most one per cell),
+        all at once: the workers that will run the cells start together and load the plugins and data meanwhile."""
         from vleval.executors import ray_worker
         from vleval.isolation import unresolved_key
 
+        if not cells:
+            return []
         task = self.ray.remote(max_retries=self.max_retries)(ray_worker.cell_keys)
-        try:
-            return self.ray.get(task.remote(cells))
-        except Exception as exc:  # the key task's worker died every try: each cell fails when it runs
-            return [unresolved_key(cell, f"{type(exc).__name__}: {exc}") for cell in cells]
+        parts = _split(cells, int(sum(n["Resources"].get("CPU", 0.0) for n in self.nodes)))
+        refs = [task.remote(self.env, part) for part in parts]
+        keys: list[str] = []
+        for part, ref in zip(parts, refs, strict=True):
+            try:
+                keys += self.ray.get(ref)
+            except Exception as exc:  # the key task's worker died every try: each cell fails when it runs
+                keys += [unresolved_key(cell, f"{type(exc).__name__}: {exc}") for cell in part]
+        return keys
 
     # -- cells
     def _options(self, job: _Job) -> dict[str, Any]:
@@ -180,23 +190,26 @@ class RayExecutor:
 
         job.tries += 1
         job.started = job.worker = None
-        task = self.ray.remote(ray_worker.run_cell).options(**self._options(job))
-        ref = task.remote(job.cell, job.key, run_id, self._exclusive(job.cell), self.tracker, (job.key, job.tries))
-        self._pending[ref] = job
+        task = self.ray.remote(ray_worker.run_cell).options(num_returns="streaming", **self._options(job))
+        self._pending[task.remote(self.env, job.cell, job.key, run_id, self._exclusive(job.cell))] = job
 
     def run_many(self, jobs: list[tuple[Cell, str]], run_id: str, progress: Progress) -> Iterator[Record]:
-        """Submit every cell, then yield each record as it completes (any order); lost workers are retried."""
+        """Submit every cell, then yield each record as it completes (any order); lost workers are retried.
+
+        Each task streams two objects: its worker's ``ip:pid`` when the cell starts, then the record; the driver
+        blocks in ``ray.wait`` until one arrives (or the next ``cell_timeout_s`` deadline), so it takes no CPU from
+        the workers while cells run."""
         for cell, key in jobs:
             self._submit(_Job(cell, key, self.requests[id(cell)]), run_id)
         done_by: dict[str, int] = {}
         while self._pending:
-            ready, _ = self.ray.wait(list(self._pending), num_returns=1, timeout=POLL_S)
-            self._track(progress)
-            for ref in ready:
-                job = self._pending.pop(ref)
-                record = self._collect(ref, job, run_id)
+            ready, _ = self.ray.wait(list(self._pending), num_returns=1, timeout=self._wait_s())
+            self._cancel_overdue()
+            for stream in ready:
+                job = self._pending.pop(stream)
+                record = self._next(stream, job, run_id, progress)
                 if record is None:
-                    continue  # resubmitted
+                    continue  # started (still pending), or sent again
                 worker = record.environment.get("ray_worker") or job.worker or "?"
                 done_by[worker] = done_by.get(worker, 0) + 1
                 report = getattr(progress, "worker_done", None)
@@ -204,41 +217,56 @@ class RayExecutor:
                     report(worker, done_by[worker])
                 yield record
 
-    def _track(self, progress: Progress) -> None:
-        """Note cells that workers started; cancel (kill) any running past ``cell_timeout_s``."""
-        events = self.ray.get(self.tracker.since.remote(self._seen_events))
-        self._seen_events += len(events)
-        by_token = {(job.key, job.tries): job for job in self._pending.values()}
+    def _wait_s(self) -> float:
+        """How long to block for the next streamed object: until the first running cell's timeout, at most
+        ``POLL_S`` (so an interrupt is seen promptly)."""
         now = time.monotonic()
-        for token, worker in events:
-            job = by_token.get(tuple(token))
-            if job is not None and job.started is None:
-                job.started, job.worker = now, worker
-                progress.cell(f"{job.cell.label} on {worker}")
-        for ref, job in self._pending.items():
+        deadlines = [job.started + self.timeout_s - now for job in self._pending.values()
+                     if job.started is not None and not job.timed_out]
+        return max(0.0, min([POLL_S, *deadlines]))
+
+    def _cancel_overdue(self) -> None:
+        """Cancel (kill) each cell running past ``cell_timeout_s``."""
+        now = time.monotonic()
+        for stream, job in self._pending.items():
             if job.started is not None and not job.timed_out and now - job.started > self.timeout_s:
                 job.timed_out = True
-                self.ray.cancel(ref, force=True)
+                self.ray.cancel(stream, force=True)
 
-    def _collect(self, ref: Any, job: _Job, run_id: str) -> Record | None:
-        """The record of a finished task, ``None`` if the cell was sent again, or a ``failed`` record."""
+    def _next(self, stream: Any, job: _Job, run_id: str, progress: Progress) -> Record | None:
+        """Take the next object a cell's task streamed: its worker (the cell started: kept pending, ``None``), its
+        record, or its failure (``None`` if the cell was sent again, else a ``failed`` record)."""
         try:
-            return self.ray.get(ref)
+            try:
+                item = self.ray.get(next(stream))
+            except StopIteration:  # the stream ended without a record: the task's own error says why
+                self.ray.get(stream.completed())
+                raise RuntimeError("the cell's task ended without a record") from None
         except Exception as exc:
-            name = type(exc).__name__
-            if job.timed_out:
-                reason: BaseException = TimeoutError(
-                    f"timed out: no result after {self.timeout_s:g} s (cell_timeout_s) on {job.worker}; the task "
-                    "was cancelled and its worker killed")
-            elif any(name == r or name.endswith(r) for r in RETRYABLE) or isinstance(exc, self._retryable()):
-                job.errors.append(f"try {job.tries} on {job.worker or 'a worker'}: {name}: {_first_line(exc)}")
-                if job.tries <= self.max_retries:
-                    self._submit(job, run_id)
-                    return None
-                reason = RuntimeError(f"every try failed ({job.tries}, max_retries = {self.max_retries}): "
-                                      + "; ".join(job.errors))
-            else:
-                reason = exc
+            return self._failed(exc, job, run_id)
+        if isinstance(item, str):
+            job.started, job.worker = time.monotonic(), item
+            progress.cell(f"{job.cell.label} on {item}")
+            self._pending[stream] = job
+            return None
+        return item
+
+    def _failed(self, exc: Exception, job: _Job, run_id: str) -> Record | None:
+        """A cell's task failed: ``None`` if the cell was sent again, else its ``failed`` record."""
+        name = type(exc).__name__
+        if job.timed_out:
+            reason: BaseException = TimeoutError(
+                f"timed out: no result after {self.timeout_s:g} s (cell_timeout_s) on {job.worker}; the task "
+                "was cancelled and its worker killed")
+        elif any(name == r or name.endswith(r) for r in RETRYABLE) or isinstance(exc, self._retryable()):
+            job.errors.append(f"try {job.tries} on {job.worker or 'a worker'}: {name}: {_first_line(exc)}")
+            if job.tries <= self.max_retries:
+                self._submit(job, run_id)
+                return None
+            reason = RuntimeError(f"every try failed ({job.tries}, max_retries = {self.max_retries}): "
+                                  + "; ".join(job.errors))
+        else:
+            reason = exc
         build = RecordBuilder(run_id, job.key, job.cell.benchmark, job.cell.config(), job.cell.seed, __version__)
         build.fail(reason)
         where = {"ray_worker": job.worker} if job.worker else {}
@@ -257,10 +285,12 @@ class RayExecutor:
             self.ray.shutdown()
 
 
-def _tracker_class() -> type:
-    from vleval.executors.ray_worker import Tracker
-
-    return Tracker
+def _split(cells: list[Cell], n: int) -> list[list[Cell]]:
+    """A non-empty ``cells`` in ``min(n, len(cells))`` (at least 1) contiguous parts whose sizes differ by at most 1."""
+    n = max(1, min(n, len(cells)))
+    size, extra = divmod(len(cells), n)
+    bounds = [i * size + min(i, extra) for i in range(n + 1)]
+    return [cells[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _first_line(exc: BaseException) -> str:

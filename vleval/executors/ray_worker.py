@@ -1,5 +1,6 @@
 """What runs on a Ray worker: cell identities and cells. Imported by the workers (the installed ``vleval``);
-``ray`` is imported only inside functions, so this module loads wherever vleval does.
+``ray`` and everything heavy are imported only inside functions, after :func:`_apply_env`, so the driver's thread
+counts are set before numpy or torch load.
 
 Each worker process keeps one :class:`~vleval.resolve.Resolver` across the tasks it runs, so models, datasets and
 prepared data stay loaded from one cell to the next, as in the local worker process (:mod:`vleval.isolation`).
@@ -7,18 +8,37 @@ prepared data stay loaded from one cell to the next, as in the local worker proc
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
-from typing import Any
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from vleval import __version__
-from vleval.execute import Progress, _light_fingerprint, execute_cell
-from vleval.isolation import unresolved_key
-from vleval.plan import Cell
-from vleval.record import Record, RecordBuilder
-from vleval.resolve import Resolver
+if TYPE_CHECKING:
+    from vleval.plan import Cell
+    from vleval.record import Record
+    from vleval.resolve import Resolver
 
 _RESOLVER: Resolver | None = None
+_WHERE: dict[str, str] | None = None
+_ENV: dict[str, str] | None = None
+
+
+def _apply_env(env: dict[str, str]) -> None:
+    """Give this worker process the driver's variables (:func:`~vleval.executors.ray_executor.worker_env`), once:
+    ``PYTHONPATH`` entries go on ``sys.path`` where the interpreter puts them, the rest into ``os.environ``.
+
+    Every task carries them, instead of a Ray ``runtime_env``: a worker with a ``runtime_env`` is started through a
+    setup process that then starts the worker interpreter, twice the start-up work for every worker of every run."""
+    global _ENV
+    if env == _ENV:
+        return
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
+    sys.path[1:1] = paths  # after the first entry (the worker's own directory), before the standard library
+    os.environ.update(env)
+    importlib.invalidate_caches()
+    _ENV = dict(env)
 
 
 def _resolver() -> Resolver:
@@ -26,22 +46,30 @@ def _resolver() -> Resolver:
     global _RESOLVER
     if _RESOLVER is None:
         from vleval.plugins import Registry
+        from vleval.resolve import Resolver
 
         _RESOLVER = Resolver(Registry.discover())
     return _RESOLVER
 
 
 def identity() -> dict[str, str]:
-    """Where this code runs: the Ray node id, the node's IP, and ``ip:pid`` of the worker process."""
-    import ray
+    """Where this code runs: the Ray node id, the node's IP, and ``ip:pid`` of the worker process (computed once per
+    worker process)."""
+    global _WHERE
+    if _WHERE is None:
+        import ray
 
-    ip = ray.util.get_node_ip_address()
-    return {"ray_node_id": ray.get_runtime_context().get_node_id(), "ray_node_ip": ip,
-            "ray_worker": f"{ip}:{os.getpid()}"}
+        ip = ray.util.get_node_ip_address()
+        _WHERE = {"ray_node_id": ray.get_runtime_context().get_node_id(), "ray_node_ip": ip,
+                  "ray_worker": f"{ip}:{os.getpid()}"}
+    return dict(_WHERE)
 
 
-def cell_keys(cells: list[Cell]) -> list[str]:
+def cell_keys(env: dict[str, str], cells: list[Cell]) -> list[str]:
     """Each cell's identity (it hashes dataset content, so it is computed where the plugins run)."""
+    _apply_env(env)
+    from vleval.isolation import unresolved_key
+
     resolver, keys = _resolver(), []
     for cell in cells:
         try:
@@ -51,27 +79,19 @@ def cell_keys(cells: list[Cell]) -> list[str]:
     return keys
 
 
-class Tracker:
-    """A Ray actor (created by the driver, no CPU) that workers tell when they start a cell: the driver's clock for
-    ``cell_timeout_s`` starts then (not while the task waits for resources), and progress names the worker."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[Any, str]] = []
-
-    def started(self, token: Any, worker: str) -> None:
-        self.events.append((token, worker))
-
-    def since(self, n: int) -> list[tuple[Any, str]]:
-        return self.events[n:]
-
-
-def run_cell(cell: Cell, key: str, run_id: str, exclusive: bool, tracker: Any, token: Any) -> Record:
-    """Execute one cell into its record; the record's environment is this node's fingerprint (computed by
+def run_cell(env: dict[str, str], cell: Cell, key: str, run_id: str, exclusive: bool) -> Iterator[str | Record]:
+    """Execute one cell, as a Ray streaming generator task: first yields ``ip:pid`` of this worker as soon as the
+    cell starts (the driver's clock for ``cell_timeout_s`` starts then, not while the task waits for resources, and
+    progress names the worker), then the record. The record's environment is this node's fingerprint (computed by
     :func:`~vleval.execute.execute_cell` here) plus where it ran (``ray_node_id``, ``ray_node_ip``, ``ray_worker``)
     and ``exclusive_node`` (the cell held the whole node while it measured latency)."""
+    _apply_env(env)
     where = identity()
-    if tracker is not None:
-        tracker.started.remote(token, where["ray_worker"])
+    yield where["ray_worker"]
+    from vleval import __version__
+    from vleval.execute import Progress, _light_fingerprint, execute_cell
+    from vleval.record import RecordBuilder
+
     record = execute_cell(cell, key, _resolver(), run_id, Progress())
     record.environment = {**record.environment, **where, "exclusive_node": exclusive}
     try:  # pickled once here so a record that cannot travel fails its cell instead of the task
@@ -80,4 +100,4 @@ def run_cell(cell: Cell, key: str, run_id: str, exclusive: bool, tracker: Any, t
         build = RecordBuilder(run_id, key, cell.benchmark, cell.config(), cell.seed, __version__)
         build.fail(TypeError(f"the cell's record cannot be sent to the driver: {exc}"))
         record = build.finish({**_light_fingerprint(), **where, "exclusive_node": exclusive})
-    return record
+    yield record
