@@ -117,3 +117,28 @@ def test_runs_write_sidecars_and_compare_reads_them(tmp_path, toy_registry, caps
     assert code == 0 and "accuracy" in out and "paired cluster bootstrap" in out  # rotations are clustered
     code = main(["compare", str(summary.path), "-a", "no-such-variant", "-b", second["cell"]["label"]])
     assert code == 2 and "no record is labelled 'no-such-variant'" in capsys.readouterr().err
+
+
+def test_sidecars_of_earlier_writers_still_load_and_a_reader_reads_each_once(tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    results = tmp_path / "bench.jsonl"
+    rows = {"source": [{"kind": "question", "id": "1", "cluster": "1", "correct": True, "routing": {"1": [3, 0]}}],
+            "target": [{"kind": "question", "id": "1", "cluster": "1", "correct": False, "prediction": "a\nb"}]}
+    lines = [json.dumps({"domain": d, **r}, sort_keys=True) for d, rs in rows.items() for r in rs]
+    raw = gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=6, mtime=0)  # as written before
+    item_results.sidecar_dir(results).mkdir()
+    (tmp_path / "bench.items" / "old.jsonl.gz").write_bytes(raw)
+    ref = {"path": "bench.items/old.jsonl.gz", "sha256": hashlib.sha256(raw).hexdigest(), "rows": 2}
+    assert item_results.read(results, ref) == rows
+    assert item_results.write(results, "new", rows)["rows"] == 2
+    assert gzip.decompress((tmp_path / "bench.items" / "new.jsonl.gz").read_bytes()) == gzip.decompress(raw)
+
+    reads = []
+    real = item_results.read
+    monkeypatch.setattr(item_results, "read", lambda home, r: reads.append(r["path"]) or real(home, r))
+    record = SimpleNamespace(cell_key="k", items=ref)
+    rows_of = item_results.reader({"k": results})
+    assert rows_of(record) == rows and rows_of(record) is rows_of(record) and reads == [ref["path"]]
+    assert rows_of(SimpleNamespace(cell_key="other", items=ref)) is None  # no home: no rows

@@ -59,6 +59,19 @@ def test_report_renders_every_figure_in_chromium(results, tmp_path):
         assert (pixels != background).mean() > 0.01, f"{name} is blank"
 
 
+def test_figures_drawn_in_two_processes_are_the_bytes_drawn_in_one(results, tmp_path, monkeypatch):
+    from vleval.report import parallel, write_report
+
+    if not parallel._can_fork():
+        pytest.skip("figures are drawn in two processes only on Linux with 2+ CPUs")
+    write_report(results, tmp_path / "two")
+    monkeypatch.setattr(parallel, "_can_fork", lambda: False)
+    write_report(results, tmp_path / "one")
+    one, two = sorted((tmp_path / "one").iterdir()), sorted((tmp_path / "two").iterdir())
+    assert [p.name for p in one] == [p.name for p in two] and len(one) > 5
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True))
+
+
 def test_report_and_summary_errors_name_the_file(tmp_path, capsys):
     missing = tmp_path / "nope.jsonl"
     assert main(["report", str(missing), "-o", str(tmp_path / "r")]) == 2

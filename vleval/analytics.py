@@ -105,16 +105,24 @@ def item_shift(source: list[dict], target: list[dict], *, resamples: int = 1000,
         width = max(len(p[side]["routing"].get(str(layer), [])) for p in pairs)
         return np.array([p[side]["routing"].get(str(layer), [0] * width) for p in pairs], dtype=np.float64)
 
+    from vleval.verdicts import seeded_weights
+
     codes: dict[str, int] = {}
     clusters = np.array([codes.setdefault(a["cluster"], len(codes)) for a, _ in pairs])
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(len(codes), np.full(len(codes), 1 / len(codes)), size=resamples)[:, clusters]
+    # cluster multiplicities of each resample (drawn once for every record with as many clusters), applied to
+    # per-cluster sums of every layer's and side's counts in one product: the item-level product regrouped
+    # (counts are integers, so the sums are exact and equal)
+    (weights,) = seeded_weights(seed, resamples, len(codes))
+    matrices = [counts(side, layer) for layer in layers for side in (0, 1)]
+    per_cluster = np.zeros((len(codes), sum(m.shape[1] for m in matrices)))
+    np.add.at(per_cluster, clusters, np.hstack(matrices))
+    resampled = np.split(weights @ per_cluster, np.cumsum([m.shape[1] for m in matrices])[:-1], axis=1)
     per_item, summaries = [], []
-    for layer in layers:
-        s, t = counts(0, layer), counts(1, layer)
+    for i in range(len(layers)):
+        (s, t), (drawn_s, drawn_t) = matrices[2 * i:2 * i + 2], resampled[2 * i:2 * i + 2]
         per_item.append(_jsd_rows(s, t))
         estimate = jsd(s.sum(axis=0), t.sum(axis=0)) if s.sum() > 0 and t.sum() > 0 else float("nan")
-        draws = _jsd_rows(weights @ s, weights @ t)
+        draws = _jsd_rows(drawn_s, drawn_t)
         low, high = np.nanquantile(draws, [0.025, 0.975]) if np.isfinite(draws).any() else (np.nan, np.nan)
         summaries.append((estimate, float(low), float(high)))
     with warnings.catch_warnings():  # an item without image tokens in any layer: NaN, left out later
@@ -157,12 +165,45 @@ def flip_auc(shift: ItemShift, *, resamples: int = 1000, seed: int = 0) -> FlipA
     if labels.all() or not labels.any():
         return None
     estimate = auc(scores, labels)
-    groups = [np.flatnonzero(clusters == c) for c in np.unique(clusters)]
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(resamples):
-        index = np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
-        draws.append(auc(scores[index], labels[index]))
-    draws_arr = np.array(draws)
+    _, group = np.unique(clusters, return_inverse=True)
+    group = group.ravel()
+    groups = int(group.max()) + 1
+    # the draws of one ``rng.integers(0, groups, groups)`` per resample (the same stream), as multiplicities
+    picks = np.random.default_rng(seed).integers(0, groups, size=(resamples, groups))
+    draws_arr = _weighted_auc(_multiplicities(picks), scores, labels, group)
     low, high = np.nanquantile(draws_arr, [0.025, 0.975])
     return FlipAUC(estimate, float(low), float(high), int(labels.sum()), int((~labels).sum()))
+
+
+def _multiplicities(picks: np.ndarray) -> np.ndarray:
+    """``[resamples, groups]`` counts of each group among a resample's picks."""
+    resamples, groups = picks.shape
+    offsets = picks + groups * np.arange(resamples)[:, None]
+    return np.bincount(offsets.ravel(), minlength=resamples * groups).reshape(resamples, groups).astype(np.float64)
+
+
+def _weighted_auc(weights: np.ndarray, scores: np.ndarray, labels: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """:func:`auc` of every resample at once: item ``i`` repeated ``weights[r, group[i]]`` times in resample ``r``.
+
+    Mann–Whitney U as weighted pair counts: at each distinct score of a positive, (positives there) x (negatives
+    below + half the negatives there). Every sum is of integers or halves, so exact: each value equals :func:`auc`
+    on the concatenated resample bit for bit. NaN where a resample lacks one class."""
+    values = np.unique(scores[labels])  # the distinct scores of positives: the levels
+    levels = len(values)
+    at = np.searchsorted(values, scores)  # a positive's level; a negative's level if tied with one
+    above = np.searchsorted(values, scores, side="right")  # the first level above the item's score
+    negative = ~labels
+    tied = negative & (at < levels) & (values[np.minimum(at, levels - 1)] == scores)
+    # per group: positives at each level | negatives tied at each level | negatives by first level above (or none)
+    per_group = np.zeros((weights.shape[1], 3 * levels + 1))
+    np.add.at(per_group, (group[labels], at[labels]), 1.0)
+    np.add.at(per_group, (group[tied], levels + at[tied]), 1.0)
+    np.add.at(per_group, (group[negative], 2 * levels + above[negative]), 1.0)
+    drawn = weights @ per_group
+    pos, ties = drawn[:, :levels], drawn[:, levels:2 * levels]
+    below = np.cumsum(drawn[:, 2 * levels:3 * levels], axis=1)  # negatives whose first level above is <= k
+    n_pos, n_neg = pos.sum(axis=1), drawn[:, 2 * levels:].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (pos * (below + 0.5 * ties)).sum(axis=1) / (n_pos * n_neg)
+    out[(n_pos == 0) | (n_neg == 0)] = np.nan
+    return out

@@ -66,14 +66,13 @@ def print_report(console: Console, run: RunSummary, seconds: float) -> tuple[lis
         console.print(f"[yellow]the earlier results file was moved aside to {run.moved_aside} "
                       "(use --resume to continue a run instead)[/]")
     boards: list = []
+    items = item_results.reader({r.cell_key: run.path for r in records})  # one reader: each sidecar read once
     try:
-        items = item_results.reader({r.cell_key: run.path for r in records})
         boards = leaderboard.build(records, items=items)
         for table in leaderboard.render(boards):
             console.print(table)
     except leaderboard.NotComparable as exc:
         console.print(f"[yellow]{exc}[/]")
-    items = item_results.reader({r.cell_key: run.path for r in records})
     sections = summary.sections(records, items)
     for title, lines in sections:
         if lines:

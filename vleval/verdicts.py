@@ -18,7 +18,6 @@ values (``cider``, ``rouge_l``). Others (corpus BLEU, METEOR) get no interval ra
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -58,18 +57,20 @@ def components(rows: Rows, key: str, clusters: dict[str, int]) -> list[Component
     or ``None`` when rows cannot give it. Every supported metric has this form, so a bootstrap resample is a
     weighted sum: fast and exact."""
     n = len(clusters)
+    code = np.fromiter((clusters[r["cluster"]] for r in rows), dtype=np.intp, count=len(rows))
 
-    def ratio(select: Callable[[dict], bool], value: Callable[[dict], float], scale: float = 100.0) -> Component:
-        num, den = np.zeros(n), np.zeros(n)
-        for r in rows:
-            if select(r):
-                c = clusters[r["cluster"]]
-                num[c] += scale * value(r)
-                den[c] += 1
-        return num, den
+    def ratio(select: np.ndarray | None, value: np.ndarray, scale: float = 100.0) -> Component:
+        # per cluster, in row order (as a loop adding row by row: the same sums bit for bit)
+        where = code if select is None else code[select]
+        values = value if select is None else value[select]
+        return (np.bincount(where, weights=scale * values, minlength=n),
+                np.bincount(where, minlength=n).astype(np.float64))
 
+    kinds = np.array([r["kind"] for r in rows], dtype=str)
     if key == "accuracy":
-        return [ratio(lambda r: r["kind"] == "question", lambda r: float(r["correct"]))]
+        question = kinds == "question"
+        return [ratio(question, np.array([float(r["correct"]) if q else 0.0
+                                          for r, q in zip(rows, question, strict=True)]))]
     if key == "circular_accuracy":
         right: dict[str, bool] = {}
         for r in rows:
@@ -81,13 +82,17 @@ def components(rows: Rows, key: str, clusters: dict[str, int]) -> list[Component
     recalls = [(d, k) for d in ("i2t", "t2i") for k in (1, 5, 10)] if key == "rsum" else (
         [(key[:3], int(key[5:]))] if key[:3] in ("i2t", "t2i") and key[3:5] == "_r" and key[5:].isdigit() else [])
     if recalls:
-        out = []
+        out, ranks = [], {}
         for direction, k in recalls:
             kind, rank = ("image", "i2t_rank") if direction == "i2t" else ("text", "t2i_rank")
-            out.append(ratio(lambda r, kind=kind: r["kind"] == kind, lambda r, rank=rank, k=k: float(r[rank] < k)))
+            select = kinds == kind
+            if kind not in ranks:  # each row's rank (rows of another kind: not selected, 0)
+                ranks[kind] = np.array([r[rank] if s else 0 for r, s in zip(rows, select, strict=True)],
+                                       dtype=np.float64)
+            out.append(ratio(select, (ranks[kind] < k).astype(np.float64)))
         return out
     if key in MEAN_OF_IMAGES and rows and key in rows[0]:
-        return [ratio(lambda r: True, lambda r: float(r[key]), scale=1.0)]
+        return [ratio(None, np.array([float(r[key]) for r in rows]), scale=1.0)]
     return None
 
 
@@ -102,7 +107,7 @@ def _weights(clusters: int, resamples: int, rng: np.random.Generator) -> np.ndar
 
 
 @functools.lru_cache(maxsize=4)  # a board's comparisons share 1-3 shapes; the arrays can be large
-def _seeded_weights(seed: int, resamples: int, *clusters: int) -> tuple[np.ndarray, ...]:
+def seeded_weights(seed: int, resamples: int, *clusters: int) -> tuple[np.ndarray, ...]:
     """The weights of successive :func:`_weights` draws (one per entry of ``clusters``) from a generator seeded
     with ``seed``: the same numbers every time, so a board's many comparisons over equal-sized data draw them once.
     Read-only arrays (shared between callers)."""
@@ -124,7 +129,7 @@ def level(rows: Rows, key: str, *, resamples: int = 2000, seed: int = 0) -> tupl
     parts = components(rows, key, codes) if rows else None
     if parts is None:
         return None
-    draws = _value(parts, _seeded_weights(seed, resamples, len(codes))[0])
+    draws = _value(parts, seeded_weights(seed, resamples, len(codes))[0])
     estimate = float(_value(parts, np.ones((1, len(codes))))[0])
     if not np.isfinite(estimate) or not np.isfinite(draws).all():
         return None
@@ -151,10 +156,10 @@ def drop(source: Rows, target: Rows, key: str, *, resamples: int = 2000, seed: i
     ones_s, ones_t = np.ones((1, len(codes_s))), np.ones((1, len(codes_t)))
     estimate = float(_value(parts_s, ones_s)[0] - _value(parts_t, ones_t)[0])
     if paired:
-        (w_s,) = _seeded_weights(seed, resamples, len(codes_s))
+        (w_s,) = seeded_weights(seed, resamples, len(codes_s))
         w_t = w_s
     else:
-        w_s, w_t = _seeded_weights(seed, resamples, len(codes_s), len(codes_t))
+        w_s, w_t = seeded_weights(seed, resamples, len(codes_s), len(codes_t))
     draws = _value(parts_s, w_s) - _value(parts_t, w_t)
     if not np.isfinite(estimate) or not np.isfinite(draws).all():
         return None

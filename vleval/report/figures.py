@@ -6,6 +6,7 @@ report slow) and the image-token share of all variants of a board is one figure 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ DPI = 80
 CHAR_IN = 0.055  # approximate width of one 7 pt tick-label character, inches (sizes the left margin)
 
 
+Job = Callable[[], "Path | None"]  # one figure: draws and saves it, returns its path (None: nothing to draw)
+
+
 def _plt() -> Any:
     import matplotlib
 
@@ -24,6 +28,11 @@ def _plt() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def prepare() -> None:
+    """Import matplotlib (Agg) before the figures are drawn (:mod:`vleval.report.parallel` forks after it)."""
+    _plt()
 
 
 def _figure(width: float, height: float, *, left: float = 0.75, right: float = 0.2, bottom: float = 0.55,
