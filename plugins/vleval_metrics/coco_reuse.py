@@ -35,7 +35,8 @@ class ReferenceSide:
     gts: dict[int, list[str]]  # tokenized references
     bleu_crefs: list[Any]  # bleu_scorer.cook_refs per image
     cider_doc_freq: dict[tuple[str, ...], float]
-    cider_ref_len: Any  # np.log(number of images), as CiderScorer.compute_cider
+    cider_idf: dict[tuple[str, ...], Any]  # ref_len - np.log(max(1, df)) of every reference n-gram (np.float64)
+    cider_idf_unseen: Any  # the same for an n-gram no reference has: ref_len - np.log(1.0)
     cider_ref_vecs: list[list[tuple[list[dict], list[Any], int]]]  # counts2vec of every reference
     rouge_refs: list[list[list[str]]]  # reference.split(" ") as Rouge.calc_score splits
 
@@ -57,13 +58,16 @@ def reference_side(references: list[list[str]], tokenizer: str,
     for refs in crefs:  # CiderScorer.compute_doc_freq
         for ngram in set([ngram for ref in refs for (ngram, count) in ref.items()]):
             doc_freq[ngram] += 1
-    ref_len = np.log(float(len(crefs)))
+    ref_len = np.log(float(len(crefs)))  # as CiderScorer.compute_cider
+    idf = {ngram: ref_len - np.log(max(1.0, df)) for ngram, df in doc_freq.items()}
+    unseen = ref_len - np.log(max(1.0, 0.0))
     side = ReferenceSide(
         gts=gts,
         bleu_crefs=[bleu_scorer.cook_refs(gts[i]) for i in range(len(references))],
         cider_doc_freq=dict(doc_freq),
-        cider_ref_len=ref_len,
-        cider_ref_vecs=[[_counts2vec(ref, doc_freq, ref_len) for ref in refs] for refs in crefs],
+        cider_idf=idf,
+        cider_idf_unseen=unseen,
+        cider_ref_vecs=[[_counts2vec(ref, idf, unseen) for ref in refs] for refs in crefs],
         rouge_refs=[[r.split(" ") for r in gts[i]] for i in range(len(references))],
     )
     _CACHE[digest] = side
@@ -89,7 +93,7 @@ def cider(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[Any, np.ndarr
     assert len(res) >= max(side.cider_doc_freq.values())  # as CiderScorer.compute_score
     scores = []
     for i, ref_vecs in enumerate(side.cider_ref_vecs):
-        vec, norm, length = _counts2vec(cook_test(res[i][0]), side.cider_doc_freq, side.cider_ref_len)
+        vec, norm, length = _counts2vec(cook_test(res[i][0]), side.cider_idf, side.cider_idf_unseen)
         score = np.array([0.0 for _ in range(N)])
         for vec_ref, norm_ref, length_ref in ref_vecs:
             score += _sim(vec, vec_ref, norm, norm_ref, length, length_ref)
@@ -133,16 +137,16 @@ def lcs_length(a: list[str], b: list[str]) -> int:
     return len(a) - v.bit_count()
 
 
-def _counts2vec(cnts: dict, doc_freq: dict, ref_len: Any) -> tuple[list[dict], list[float], int]:
-    """CiderScorer.compute_cider's ``counts2vec`` (same operations, same order), its values as Python floats (the
-    same IEEE doubles as numpy's float64 scalars, and faster to combine in :func:`_sim`)."""
+def _counts2vec(cnts: dict, idf: dict, unseen: Any) -> tuple[list[dict], list[float], int]:
+    """CiderScorer.compute_cider's ``counts2vec``: ``float(term_freq) * (ref_len - np.log(max(1.0, df)))`` per n-gram
+    (the idf factor looked up, the same float64), norms summed in the same order; values as Python floats (the same
+    IEEE doubles as numpy's float64 scalars, and faster to combine in :func:`_sim`)."""
     vec: list[dict] = [{} for _ in range(N)]
     length = 0
     norm = [0.0 for _ in range(N)]
     for (ngram, term_freq) in cnts.items():
-        df = np.log(max(1.0, doc_freq.get(ngram, 0.0)))
         n = len(ngram) - 1
-        value = float(term_freq) * (ref_len - df)
+        value = float(term_freq) * idf.get(ngram, unseen)
         vec[n][ngram] = float(value)
         norm[n] += pow(value, 2)
         if n == 1:
