@@ -42,3 +42,15 @@ def test_expert_scaling_ranks_lower_is_better_metrics_the_right_way(tmp_path):
     assert any(f"smallest drop: {label} ({s - t:+.1f})" in line
                for label, (s, t) in value.items() if t - s == least_rise)
     assert "(lower is better)" in summary.expert_scaling(records)[0]
+
+
+def test_routing_lines_show_per_token_entropy_when_recorded(tmp_path, toy_registry):
+    bench = toy_benchmark(models=[{"name": "toy-moe", "sweep": {"experts": [4]}}], datasets=[],
+                          shifts=[{"name": "toy-noise", "args": {"n": 12}}])
+    records = run_benchmark("toy", bench, tmp_path, registry=toy_registry).results
+    line = next(line for line in summary.routing_analytics(records) if line.startswith(f"  {records[0].label}"))
+    assert "/- JSD=" in line  # the toy model records no router probabilities
+    for layer in records[0].domains["source"].routing["layers"]:
+        layer["token_entropy"] = 0.4242
+    line = next(line for line in summary.routing_analytics(records) if line.startswith(f"  {records[0].label}"))
+    assert line.count("/0.42 JSD=") == len(records[0].domains["source"].routing["layers"])

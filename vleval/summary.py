@@ -156,9 +156,10 @@ def _num(value: float | None, spec: str) -> str:
 
 def routing_analytics(records: list[Record], items=None) -> list[str]:
     """Q2, routing side: per variant and layer, balance on the source (diversity exp(H)/N, dead-expert fraction,
-    utilization CV) and the routing shift source -> target (JSD); with per-item routing (``items``: a reader as
-    for :func:`vleval.leaderboard.build`), the image-token JSD with its 95 % cluster-bootstrap interval and the AUC
-    of per-item JSD for the items that flip from right to wrong."""
+    utilization CV, per-token routing entropy H/ln N when the model records router probabilities) and the routing
+    shift source -> target (JSD); with per-item routing (``items``: a reader as for :func:`vleval.leaderboard.build`),
+    the image-token JSD with its 95 % cluster-bootstrap interval and the AUC of per-item JSD for the items that flip
+    from right to wrong."""
     from vleval import analytics
 
     lines = []
@@ -167,15 +168,16 @@ def routing_analytics(records: list[Record], items=None) -> list[str]:
             recs = [r for r in recs if r.domains["source"].routing and r.domains["target"].routing]
             if not recs:
                 continue
-            lines.append(f"[{name}] per MoE layer: diversity exp(H)/N, dead-expert fraction, utilization CV "
-                         "(source); routing shift JSD source -> target (bits, all tokens)")
+            lines.append(f"[{name}] per MoE layer: diversity exp(H)/N, dead-expert fraction, utilization CV, "
+                         "per-token routing entropy H/ln N ('-': no router probabilities) (source); routing shift "
+                         "JSD source -> target (bits, all tokens)")
             for r in recs:
                 shift = dict(analytics.routing_shift(r))
                 parts = []
                 for layer in analytics.layer_table(r.domains["source"].routing):
                     parts.append(f"L{layer['layer']}: {_num(layer['diversity'], '.2f')}/"
-                                 f"{_num(layer['dead_expert_fraction'], '.2f')}/{_num(layer['utilization_cv'], '.2f')}"
-                                 f" JSD={_num(shift.get(layer['layer']), '.4f')}")
+                                 f"{_num(layer['dead_expert_fraction'], '.2f')}/{_num(layer['utilization_cv'], '.2f')}/"
+                                 f"{_num(layer['token_entropy'], '.2f')} JSD={_num(shift.get(layer['layer']), '.4f')}")
                 lines.append(f"  {r.label}: " + "  ".join(parts))
                 rows = items(r) if items is not None and r.items else None
                 per_item = analytics.item_shift(rows["source"], rows["target"]) \
