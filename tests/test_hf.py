@@ -16,7 +16,7 @@ import pytest
 import torch
 from fixtures import tiny_hf
 from fixtures.hf_models import batch_for, image, load, logits_of
-from fixtures.hf_reference import RouterInputs, check_trace, expected
+from fixtures.hf_reference import RouterInputs, check_trace, expected, traced_forward
 
 from vleval.api import IMAGE, TEXT, Capability, MCItem, Prompt
 from vleval.latency import LatencyRecorder
@@ -35,12 +35,7 @@ def test_routing_matches_recomputation_from_router_weights(arch):
     model = load(arch)
     batch = batch_for(model)
     assert batch["attention_mask"].min() == 0, "the batch must contain padding"
-    probe = RouterInputs(model)
-    try:
-        with model.trace_routing() as trace, torch.no_grad():
-            model.model(**batch, use_cache=False)
-    finally:
-        probe.close()
+    trace, probe = traced_forward(model, batch)
     check_trace(model, batch, trace.events, expected(probe.calls, model=model))
     if model.is_vlm:
         assert sum(int((e.modality == IMAGE).sum()) for e in trace.events) > 0

@@ -9,7 +9,7 @@ import pytest
 import torch
 from fixtures import tiny_hf
 from fixtures.hf_models import batch_for, load
-from fixtures.hf_reference import RouterInputs, _np
+from fixtures.hf_reference import _np, traced_forward
 
 from vleval import routing
 
@@ -36,12 +36,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def test_probs_are_the_softmax_of_the_router_logits(arch: str) -> None:
     model = load(arch)
     batch = batch_for(model)
-    probe = RouterInputs(model)
-    try:
-        with model.trace_routing() as trace, torch.no_grad():
-            model.model(**batch, use_cache=False)
-    finally:
-        probe.close()
+    trace, probe = traced_forward(model, batch)
     valid = batch["attention_mask"].reshape(-1).bool().numpy()
     sigmoid = {type(site.module).__name__ in SIGMOID for site in model.sites}
     assert len(sigmoid) == 1
