@@ -1,57 +1,51 @@
 """The report's figures in two processes (:mod:`vleval.report.parallel`): every job's result in order, each job
-run once, and the caller still gets every result (or the job's own error) when the child fails."""
+run once, and the caller still gets every result (or the job's own error) when the child fails.
+
+Each scenario runs in a fresh interpreter (``tests/parallel_jobs.py``): the two-process path needs a process with
+one Python thread, which a test session that has run other tests (servers, clusters) need not be."""
 
 from __future__ import annotations
 
+import json
 import os
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from vleval.report import parallel
+pytestmark = pytest.mark.skipif(not (sys.platform.startswith("linux") and (os.cpu_count() or 1) > 1),
+                                reason="figures are drawn in two processes only on Linux with 2+ CPUs")
+SCRIPT = Path(__file__).with_name("parallel_jobs.py")
 
-pytestmark = pytest.mark.skipif(not parallel._can_fork(), reason="two processes only on Linux with 2+ CPUs")
+
+def _run(folder: Path, n: int, mode: str = "") -> dict:
+    done = subprocess.run([sys.executable, str(SCRIPT), str(folder), str(n), *([mode] if mode else [])],
+                          capture_output=True, text=True, timeout=120, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["can_fork"], "a fresh interpreter on Linux with 2+ CPUs must take the two-process path"
+    return out
 
 
-def _jobs(folder: Path, n: int, *, child_dies: bool = False) -> list[parallel.Job]:
-    caller = os.getpid()
-
-    def job(i: int) -> Path | None:
-        if child_dies and os.getpid() != caller:
-            os._exit(3)
-        time.sleep(0.1)  # long enough for the child to take jobs too, even on a busy machine
-        if i % 3 == 2:
-            return None  # "nothing to draw"
-        path = folder / f"{i}.txt"
-        with open(path, "a") as handle:  # appended: a job run twice would show
-            handle.write(f"{i} {os.getpid()}\n")
-        return path
-
-    return [lambda i=i: job(i) for i in range(n)]
+def _expected(folder: Path, n: int) -> list[str | None]:
+    return [None if i % 3 == 2 else str(folder / f"{i}.txt") for i in range(n)]
 
 
 def test_results_come_back_in_order_from_both_processes(tmp_path):
-    results = parallel.run(_jobs(tmp_path, 12), [1.0] * 12)
-    assert results == [None if i % 3 == 2 else tmp_path / f"{i}.txt" for i in range(12)]
-    lines = [path.read_text().splitlines() for path in results if path is not None]
+    out = _run(tmp_path, 12)
+    assert out["results"] == _expected(tmp_path, 12)
+    lines = [Path(path).read_text().splitlines() for path in out["results"] if path is not None]
     assert all(len(written) == 1 for written in lines)  # each job ran once
     pids = {line[0].split()[1] for line in lines}
-    assert str(os.getpid()) in pids and len(pids) == 2
+    assert str(out["caller"]) in pids and len(pids) == 2
 
 
 def test_jobs_of_a_child_that_dies_run_in_the_caller(tmp_path):
-    results = parallel.run(_jobs(tmp_path, 6, child_dies=True), [1.0] * 6)
-    assert results == [None if i % 3 == 2 else tmp_path / f"{i}.txt" for i in range(6)]
-    assert {p.read_text() for p in results if p is not None} == {
-        f"{i} {os.getpid()}\n" for i in range(6) if i % 3 != 2}
+    out = _run(tmp_path, 6, "child-dies")
+    assert out["results"] == _expected(tmp_path, 6)
+    assert {Path(p).read_text() for p in out["results"] if p is not None} == {
+        f"{i} {out['caller']}\n" for i in range(6) if i % 3 != 2}
 
 
 def test_a_job_that_fails_raises_its_own_error_in_the_caller(tmp_path):
-    def broken() -> Path:
-        raise ValueError("cannot draw this figure")
-
-    jobs = _jobs(tmp_path, 4)
-    with pytest.raises(ValueError, match="cannot draw this figure"):
-        parallel.run([*jobs[:2], broken, *jobs[2:]], [1.0, 1.0, 5.0, 1.0, 1.0])
-
+    assert _run(tmp_path, 4, "one-fails")["error"] == "cannot draw this figure"
