@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import imported_modules, registered_shifts
 
-from vleval.api import DatasetSpec, Shift
+from vleval.api import DatasetSpec, Shift, ShiftArgumentError
 from vleval_datasets.karpathy import KarpathyDataset
 from vleval_datasets.mmbench import MMBenchDataset
 from vleval_shifts.shifts import Flickr30kToMSCOCO, PairShift, ShiftConfigError
@@ -101,11 +101,11 @@ def test_pair_shift() -> None:
     assert calibrated.calibration() == DatasetSpec("z")
     with pytest.raises(ShiftConfigError, match="argument 'target' is required"):
         PairShift(source={"name": "x"})
-    with pytest.raises(ShiftConfigError, match="argument 'source' must be a table"):
+    with pytest.raises(ShiftArgumentError, match="argument 'source' must be a table"):
         PairShift(source="karpathy", target={"name": "x"})
-    with pytest.raises(ShiftConfigError, match=r"unknown key\(s\) \['split'\]"):
+    with pytest.raises(ShiftArgumentError, match=r"unknown key\(s\) \['split'\]"):
         PairShift(source={"name": "x", "split": "val"}, target={"name": "x"})
-    with pytest.raises(ShiftConfigError, match="target.args must be a table"):
+    with pytest.raises(ShiftArgumentError, match="target.args must be a table"):
         PairShift(source={"name": "x"}, target={"name": "x", "args": [1]})
 
 

@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vleval.api import DatasetSpec, Shift
+from vleval.api import DatasetSpec, Shift, ShiftArgumentError, dataset_spec
 
 #: ``task`` values (the ``karpathy`` dataset's); the first is the default
 TASKS = ("retrieval", "captioning")
 KARPATHY_URL = "https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip"
 
 
-class ShiftConfigError(ValueError):
+class ShiftConfigError(ShiftArgumentError):
     """A shift's arguments are missing or point at files that do not exist."""
 
 
@@ -93,24 +93,6 @@ class Flickr30kToMSCOCO(Shift):
         return self._spec(self.flickr30k_annotations, self.flickr30k_images, "val")
 
 
-def _as_spec(shift: str, arg: str, value: Any) -> DatasetSpec:
-    if isinstance(value, DatasetSpec):
-        return value
-    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str) or not value["name"]:
-        raise ShiftConfigError(
-            f"shift {shift!r}: argument {arg!r} must be a table like {{name = \"karpathy\", args = {{...}}}}, "
-            f"got {value!r}"
-        )
-    unknown = set(value) - {"name", "args"}
-    if unknown:
-        raise ShiftConfigError(f"shift {shift!r}: argument {arg!r} has unknown key(s) {sorted(unknown)}; "
-                               "use 'name' and 'args'")
-    args = value.get("args") or {}
-    if not isinstance(args, Mapping):
-        raise ShiftConfigError(f"shift {shift!r}: {arg}.args must be a table of dataset arguments, got {args!r}")
-    return DatasetSpec(value["name"], dict(args))
-
-
 class PairShift(Shift):
     """Any two registered datasets as source and target, with an optional calibration dataset."""
 
@@ -128,9 +110,9 @@ class PairShift(Shift):
             if value is None:
                 raise ShiftConfigError(f"shift 'pair': argument {arg!r} is required: a table like "
                                        "{name = \"karpathy\", args = {annotations = ..., images = ...}}")
-        self._source = _as_spec(self.name, "source", source)
-        self._target = _as_spec(self.name, "target", target)
-        self._calibration = None if calibration is None else _as_spec(self.name, "calibration", calibration)
+        self._source = dataset_spec(self.name, "source", source)
+        self._target = dataset_spec(self.name, "target", target)
+        self._calibration = None if calibration is None else dataset_spec(self.name, "calibration", calibration)
 
     def source(self) -> DatasetSpec:
         return self._source
