@@ -38,6 +38,7 @@ class ReferenceSide:
     cider_idf: dict[tuple[str, ...], Any]  # ref_len - np.log(max(1, df)) of every reference n-gram (np.float64)
     cider_idf_unseen: Any  # the same for an n-gram no reference has: ref_len - np.log(1.0)
     cider_ref_vecs: list[list[tuple[list[dict], list[Any], int]]]  # counts2vec of every reference
+    cider_ref_ngrams: list[list[set]]  # per image and n, the n-grams of any of its references
     rouge_refs: list[list[list[str]]]  # reference.split(" ") as Rouge.calc_score splits
 
 
@@ -68,6 +69,7 @@ def reference_side(references: list[list[str]], tokenizer: str,
         cider_idf=idf,
         cider_idf_unseen=unseen,
         cider_ref_vecs=[[_counts2vec(ref, idf, unseen) for ref in refs] for refs in crefs],
+        cider_ref_ngrams=[[{g for ref in refs for g in ref if len(g) == n + 1} for n in range(N)] for refs in crefs],
         rouge_refs=[[r.split(" ") for r in gts[i]] for i in range(len(references))],
     )
     _CACHE[digest] = side
@@ -87,17 +89,24 @@ def bleu(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[list[float], l
 
 
 def cider(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[Any, np.ndarray]:
-    """``Cider().compute_score(gts, res)``: CIDEr-D, the mean and per-image values."""
+    """``Cider().compute_score(gts, res)``: CIDEr-D, the mean and per-image values.
+
+    A candidate n-gram that none of the image's references has adds exactly ``min(h, 0) * 0 = 0.0`` to every
+    similarity (tf-idf weights are >= 0), so only the shared ones are visited, in the candidate's order; the sum over
+    references is kept per n in Python floats, as the float64 array ``score`` adds them."""
     from pycocoevalcap.cider.cider_scorer import cook_test
 
     assert len(res) >= max(side.cider_doc_freq.values())  # as CiderScorer.compute_score
     scores = []
     for i, ref_vecs in enumerate(side.cider_ref_vecs):
         vec, norm, length = _counts2vec(cook_test(res[i][0]), side.cider_idf, side.cider_idf_unseen)
-        score = np.array([0.0 for _ in range(N)])
+        known = side.cider_ref_ngrams[i]
+        shared = [[(g, h) for g, h in vec[n].items() if g in known[n]] for n in range(N)]
+        score = [0.0] * N
         for vec_ref, norm_ref, length_ref in ref_vecs:
-            score += _sim(vec, vec_ref, norm, norm_ref, length, length_ref)
-        score_avg = np.mean(score)
+            for n, value in enumerate(_sim(shared, vec_ref, norm, norm_ref, length, length_ref)):
+                score[n] += value
+        score_avg = np.mean(np.array(score))
         score_avg /= len(ref_vecs)
         score_avg *= 10.0
         scores.append(score_avg)
@@ -154,21 +163,22 @@ def _counts2vec(cnts: dict, idf: dict, unseen: Any) -> tuple[list[dict], list[fl
     return vec, [float(np.sqrt(n)) for n in norm], length
 
 
-def _sim(vec_hyp: list[dict], vec_ref: list[dict], norm_hyp: list[float], norm_ref: list[float], length_hyp: int,
-         length_ref: int) -> np.ndarray:
-    """CiderScorer.compute_cider's ``sim``: clipped cosine per n, times the Gaussian length penalty (the sums in
-    pycocoevalcap's order, in Python floats: IEEE double arithmetic like its float64 array)."""
+def _sim(shared: list[list[tuple]], vec_ref: list[dict], norm_hyp: list[float], norm_ref: list[float],
+         length_hyp: int, length_ref: int) -> list[float]:
+    """CiderScorer.compute_cider's ``sim`` over the candidate's ``shared`` n-grams ``[(ngram, weight)]`` per n:
+    clipped cosine per n, times the Gaussian length penalty (sums in pycocoevalcap's order, in Python floats: IEEE
+    double arithmetic like its float64 array)."""
     delta = float(length_hyp - length_ref)
     penalty = np.e ** (-(delta ** 2) / (2 * SIGMA ** 2))
     val = [0.0] * N
     for n in range(N):
         ref = vec_ref[n]
         acc = 0.0
-        for ngram, h in vec_hyp[n].items():
+        for ngram, h in shared[n]:
             r = ref.get(ngram, 0.0)
             acc += min(h, r) * r
         if (norm_hyp[n] != 0) and (norm_ref[n] != 0):
             acc /= (norm_hyp[n] * norm_ref[n])
         assert not math.isnan(acc)
         val[n] = acc * penalty
-    return np.array(val)
+    return val
