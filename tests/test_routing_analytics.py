@@ -139,3 +139,25 @@ def test_routing_shift_and_layer_table_from_a_record_without_new_fields():
     assert layer == 1 and value == pytest.approx(jensenshannon(load_s, load_t, base=2) ** 2)
     (entry,) = analytics.layer_table(record.domains["source"].routing)
     assert entry["dead_expert_fraction"] == 0.5 and entry["token_entropy"] is None
+
+
+def test_expert_counts_and_token_entropy_by_brute_force():
+    rng = np.random.default_rng(11)
+    trace = RoutingTrace()
+    for layer in (1, 3, 1):
+        tokens = 9
+        experts = np.stack([rng.permutation(6)[:2] for _ in range(tokens)])
+        modality = rng.integers(0, 2, tokens)
+        probs = rng.dirichlet(np.ones(6), tokens)
+        trace.add(layer, 6, experts, modality, probs=probs)
+    counts = routing.expert_counts(trace)
+    for layer in (1, 3):
+        for e in range(6):
+            for tag in (TEXT, IMAGE):
+                n = sum(int(((ev.experts == e) & (ev.modality[:, None] == tag)).sum())
+                        for ev in trace.events if ev.layer == layer)
+                assert counts[layer][e, tag] == n
+        by_hand = [-sum(p * np.log(p) for p in row) / np.log(6)
+                   for ev in trace.events if ev.layer == layer for row in ev.probs.astype(np.float64)]
+        entropy = routing.token_entropy([ev for ev in trace.events if ev.layer == layer])
+        assert entropy == pytest.approx(float(np.mean(by_hand)), rel=1e-6)

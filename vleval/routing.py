@@ -21,9 +21,11 @@ def expert_counts(trace: RoutingTrace) -> dict[int, np.ndarray]:
             raise ValueError(f"routing trace of layer {event.layer}: expert ids must lie in [0, {event.num_experts}), "
                              f"got {int(event.experts.min())}..{int(event.experts.max())}")
         table = counts.setdefault(event.layer, np.zeros((event.num_experts, 2), dtype=np.int64))
-        for modality in (TEXT, IMAGE):
-            chosen = event.experts[event.modality == modality].ravel()
-            table[:, modality] += np.bincount(chosen, minlength=event.num_experts)
+        k = event.experts.shape[1] if event.experts.ndim == 2 else 1
+        modality = np.repeat(event.modality, k)  # one tag per assignment, row-major like ravel()
+        kept = (modality == TEXT) | (modality == IMAGE)
+        cells = event.experts.ravel()[kept] * 2 + modality[kept]  # column TEXT or IMAGE of the expert's row
+        table += np.bincount(cells, minlength=2 * event.num_experts).reshape(event.num_experts, 2)
     return dict(sorted(counts.items()))
 
 
@@ -70,16 +72,19 @@ def token_entropy(events: list[Any]) -> float | None:
     """Mean over tokens of the normalised entropy ``H(p) / ln N`` of the router's probabilities, from events that
     carry them (an optional ``probs`` array ``[tokens, N]``); ``None`` when none does (the trace then holds only
     the selected experts, whose entropy would say nothing but ``ln k``)."""
-    per_token = []
+    groups: dict[int, list[np.ndarray]] = {}  # by expert count, in event order (one count per layer in practice)
     for event in events:
         probs = getattr(event, "probs", None)
-        if probs is None or event.num_experts < 2:
-            continue
-        p = np.asarray(probs, dtype=np.float64)
+        if probs is not None and event.num_experts >= 2:
+            groups.setdefault(event.num_experts, []).append(probs)
+    per_token = []
+    for n, arrays in groups.items():
+        p = np.concatenate(arrays).astype(np.float64)
         p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
         logs = np.log(np.where(p > 0, p, 1.0))
-        per_token.append(-(p * logs).sum(axis=1) / np.log(event.num_experts))
-    return float(np.concatenate(per_token).mean()) if per_token and sum(map(len, per_token)) else None
+        per_token.append(-(p * logs).sum(axis=1) / np.log(n))
+    tokens = np.concatenate(per_token) if per_token else np.zeros(0)
+    return float(tokens.mean()) if tokens.size else None
 
 
 def per_item(trace: RoutingTrace, marks: list[tuple[int, int]]) -> list[dict[str, list[int]]]:
