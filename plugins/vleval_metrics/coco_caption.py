@@ -1,9 +1,11 @@
 """COCO caption metrics exactly as pycocoevalcap computes them: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D.
 
-The scores come from pycocoevalcap's own scorers (``Bleu(4)`` with option ``closest``: one corpus value from summed
-n-gram statistics, not a mean of per-image values; ``Rouge``; ``Cider``, which is CIDEr-D: clipped n-gram counts,
-Gaussian length penalty with sigma 6, x10, idf from the evaluated set's references; ``Meteor``, a Java jar), on
-captions tokenized as its ``COCOEvalCap`` does:
+The scores are pycocoevalcap's (``Bleu(4)`` with option ``closest``: one corpus value from summed n-gram statistics,
+not a mean of per-image values; ``Rouge``; ``Cider``, which is CIDEr-D: clipped n-gram counts, Gaussian length
+penalty with sigma 6, x10, idf from the evaluated set's references; ``Meteor``, a Java jar, run as it is), bit for
+bit: BLEU, ROUGE-L and CIDEr-D through :mod:`vleval_metrics.coco_reuse`, which computes the references' side once
+per reference set with pycocoevalcap's own functions or line-for-line copies of them. Captions are tokenized as its
+``COCOEvalCap`` does:
 
 - ``tokenizer="ptb"``: pycocoevalcap's ``PTBTokenizer`` (Stanford CoreNLP 3.4.1 in Java, lower-cased, punctuation
   tokens removed); ``"python"``: :func:`python_ptb_tokenize`, a pure-Python approximation of it (same lower-casing,
