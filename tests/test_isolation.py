@@ -95,3 +95,64 @@ def test_worker_started_early_is_stopped_when_preflight_refuses_the_benchmark(tm
         run_benchmark("toy", bench, tmp_path, registry=toy_registry, isolate=True)
     assert not [p for p in multiprocessing.active_children() if p.name == "vleval-worker"]
     assert not (tmp_path / "toy.jsonl").exists()
+
+
+DRIVER = """
+import json, sys
+from vleval.config import ConfigError
+from vleval.runner import run_benchmark
+from conftest import toy_benchmark
+
+bench = toy_benchmark(**json.loads(sys.argv[2]))
+called = []
+try:
+    summary = run_benchmark("toy", bench, __import__("pathlib").Path(sys.argv[1]), isolate=True,
+                            meanwhile=lambda: called.append(1))
+    outcome = {"statuses": [r.status for r in summary.results], "items": [bool(r.items) for r in summary.results]}
+except ConfigError as exc:
+    outcome = {"refused": str(exc)}
+print(json.dumps({**outcome, "meanwhile": called, "driver_loaded": sorted(
+    m for m in ("toy_plugins", "torch") if m in sys.modules)}))
+"""
+
+
+def _isolated_driver(tmp_path, overrides):
+    make_distribution(tmp_path / "site", "toy-dist", {"toy": "toy_plugins"}, {})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(TESTS)])}
+    proc = subprocess.run([sys.executable, "-c", DRIVER, str(tmp_path / "out"), json.dumps(overrides)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_isolated_run_checks_and_keys_in_the_worker_the_driver_loads_no_plugin(tmp_path):
+    """With discovered plugins the worker runs the preflight and the identities: the driver imports no plugin
+    module (nor torch), runs ``meanwhile`` once while the worker starts, and every record references the sidecar the
+    worker wrote."""
+    out = _isolated_driver(tmp_path, {"datasets": [], "models": [{"name": "toy-moe", "sweep": {"experts": [2, 4]}}]})
+    assert out["driver_loaded"] == []
+    assert out["meanwhile"] == [1]
+    assert out["statuses"] == ["ok", "ok"] and out["items"] == [True, True]
+    lines = (tmp_path / "out" / "toy.jsonl").read_text().splitlines()
+    sidecars = sorted(p.name for p in (tmp_path / "out" / "toy.items").iterdir())
+    assert sidecars == sorted(f"{json.loads(line)['cell_key']}.jsonl.gz" for line in lines)
+
+
+@pytest.mark.slow
+def test_preflight_in_the_worker_refuses_as_in_process(tmp_path, toy_registry):
+    """A benchmark the worker's preflight refuses raises the same ConfigError as the in-process preflight, before
+    the results file exists."""
+    from conftest import toy_benchmark
+
+    from vleval.config import ConfigError
+    from vleval.runner import run_benchmark
+
+    overrides = {"models": [{"name": "toy-moe", "args": {"no_such_arg": 1}}]}
+    out = _isolated_driver(tmp_path, overrides)
+    with pytest.raises(ConfigError) as expected:
+        run_benchmark("toy", toy_benchmark(**overrides), tmp_path / "in-process", registry=toy_registry)
+    assert out["refused"] == str(expected.value)
+    assert "no_such_arg" in out["refused"]
+    assert out["meanwhile"] == [1] and out["driver_loaded"] == []
+    assert not (tmp_path / "out" / "toy.jsonl").exists()

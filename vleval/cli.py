@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -265,25 +266,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     with bars as progress:
         summary = run_benchmark(name, bench, Path(args.output), resume=args.resume, progress=progress,
                                 validated=validated, repair=args.repair,
-                                isolate=not args.in_process, ray=ray)
+                                isolate=not args.in_process, ray=ray, meanwhile=partial(_warm_up, args))
     from vleval.console import print_report
+    from vleval.post_run import EarlyFigures
 
-    boards, sections = print_report(console, summary, time.perf_counter() - start)
-    if not args.no_report:
-        _write_report(console, summary.path, boards, sections)
+    seconds = time.perf_counter() - start
+    with EarlyFigures(None if args.no_report else summary.path) as early:  # drawn while the boards are computed
+        boards, sections = print_report(console, summary, seconds, loaded=early)
+        if not args.no_report:
+            _write_report(console, summary.path, boards, sections, early.started)
     return EXIT_FAILED_CELLS if summary.failed else EXIT_OK
 
 
-def _write_report(console: Any, results: Path, boards: list, sections: list) -> None:
+def _warm_up(args: argparse.Namespace) -> None:
+    """What the run needs after its cells, imported while the worker process starts (the driver is idle then)."""
+    from vleval import leaderboard, summary  # noqa: F401
+
+    if not args.no_report:
+        from vleval.report import figures
+
+        figures.prepare()
+
+
+def _write_report(console: Any, results: Path, boards: list, sections: list, started: object = None) -> None:
     """The run's HTML report beside its results; a figure that cannot be drawn never fails the run (the records
-    are written already): it is reported with the command that retries."""
+    are written already): it is reported with the command that retries. ``started``: its figures that need no
+    board, started early (:class:`vleval.post_run.EarlyFigures`)."""
     if not results.exists():
         return
     out = results.with_suffix(".report")
     try:
         from vleval.report import write_report
 
-        console.print(f"report: {write_report(results, out, boards=boards, sections=sections)}")
+        console.print(f"report: {write_report(results, out, boards=boards, sections=sections, started=started)}")
     except Exception as exc:  # noqa: BLE001 - the run's records are safe; say what failed and how to retry
         console.print(f"[yellow]report not written ({type(exc).__name__}: {exc}); retry with "
                       f"`vleval report {results} -o {out}`[/yellow]")

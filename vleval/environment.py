@@ -49,7 +49,7 @@ def _static(device: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "vleval": _version("vleval"),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a str subclass of torch: unpickling it would import torch
         "transformers": _version("transformers"),
         "numpy": _version("numpy"),
         "cpu": cpu_model(),

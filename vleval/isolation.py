@@ -5,9 +5,12 @@ Design of the isolated executor (``vleval run`` uses it):
 - The **driver** (the run's process) plans, holds the results file's lock and alone appends records.
 - A **worker** process (multiprocessing ``spawn``: a fresh interpreter, no forked torch/CUDA state, no inherited
   lock) discovers the plugins itself and keeps one :class:`~vleval.resolve.Resolver` across cells, so models,
-  datasets and prepared data stay loaded from one cell to the next. All plugin code runs there: the cell's identity
-  (``cell_key``, which hashes dataset content) and :func:`~vleval.execute.execute_cell`, which measures latency in
-  the worker exactly as in-process. Records and progress events come back over a pipe.
+  datasets and prepared data stay loaded from one cell to the next. All plugin code runs there: the preflight checks
+  (so the driver never imports torch or a plugin module), the cells' identities (``cell_key``, which hashes dataset
+  content) and :func:`~vleval.execute.execute_cell`, which measures latency in the worker exactly as in-process; it
+  writes each record's per-item sidecar itself (the rows never cross the pipe). Records and progress events come
+  back over a pipe. The worker is started first: its imports (torch alone takes ~1.5 s) overlap the driver's own
+  start-up and whatever the driver warms up meanwhile.
 - The driver waits at most ``cell_timeout_s`` (per benchmark; default :data:`DEFAULT_CELL_TIMEOUT_S`) for a cell.
   A hang past it, or a worker that dies (``os._exit``, a segfault, the OOM killer), becomes a ``failed`` record
   naming the reason; the driver kills what is left of the worker and starts a fresh one for the next cell.
@@ -24,13 +27,15 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
-from vleval import __version__
+from vleval import __version__, item_results
+from vleval.config import ConfigError
 from vleval.execute import Progress, _light_fingerprint, execute_cell
-from vleval.plan import Cell
+from vleval.plan import Cell, Plan
 from vleval.record import Record, RecordBuilder
 from vleval.resolve import Resolver
 
@@ -57,11 +62,15 @@ class InProcess:
     def __init__(self, resolver: Resolver):
         self.resolver = resolver
 
-    def key(self, cell: Cell) -> str:
-        return self.resolver.cell_key(cell)
+    def keys(self, cells: list[Cell]) -> list[str]:
+        return [self.resolver.cell_key(cell) for cell in cells]
 
-    def run(self, cell: Cell, key: str, run_id: str, progress: Progress) -> Record:
-        return execute_cell(cell, key, self.resolver, run_id, progress)
+    def run_many(self, jobs: list[tuple[Cell, str]], run_id: str, progress: Progress,
+                 results: Path | None = None) -> Iterator[Record]:
+        """The records of ``(cell, key)`` jobs, in order."""
+        for cell, key in jobs:
+            progress.cell(cell.label)
+            yield execute_cell(cell, key, self.resolver, run_id, progress)
 
     def close(self) -> None:
         self.resolver.release_model()
@@ -108,11 +117,22 @@ def _serve(conn: Connection) -> None:
         if request[0] == "stop":
             resolver.release_model()
             return
-        if request[0] == "key":
+        if request[0] == "preflight":
+            try:
+                resolver.preflight(request[1])
+            except ConfigError as exc:  # the driver raises it; anything else ends the worker (the driver retries)
+                conn.send(("done", exc))
+            else:
+                conn.send(("done", None))
+        elif request[0] == "keys":
+            conn.send(("done", [resolver.cell_key(cell) for cell in request[1]]))
+        elif request[0] == "key":
             conn.send(("done", resolver.cell_key(request[1])))
         else:
-            _, cell, key, run_id = request
+            _, cell, key, run_id, results = request
             record = execute_cell(cell, key, resolver, run_id, progress)
+            if results is not None:  # rows to their sidecar here: a short record crosses the pipe, not the rows
+                item_results.attach(record, results)
             try:  # pickled whole before a byte is sent, so a failure leaves the pipe clean
                 conn.send(("done", record))
             except (pickle.PicklingError, TypeError, AttributeError) as exc:
@@ -136,7 +156,7 @@ class Isolated:
         self._context = multiprocessing.get_context("spawn")
         self._process: Any = None
         self._conn: Connection | None = None
-        self._busy = False  # a request is outstanding (closing then kills: e.g. Ctrl-C mid-cell)
+        self._pending = 0  # requests sent and not answered (closing then kills: e.g. Ctrl-C mid-cell)
         self._ready = False  # the worker said it finished its imports
 
     def launch(self) -> None:
@@ -171,11 +191,14 @@ class Isolated:
                 break
         raise CellFault(f"the worker process did not start ({self._death()})")
 
-    def _call(self, request: tuple[Any, ...], progress: Progress) -> Any:
-        """Send one request; relay progress until the answer, the timeout, or the worker's death."""
+    def _send(self, request: tuple[Any, ...]) -> None:
+        """Queue one request in the worker (it answers requests in order)."""
+        self._start().send(request)
+        self._pending += 1
+
+    def _receive(self, progress: Progress) -> Any:
+        """The answer to the oldest request: relay progress until it comes, the timeout, or the worker's death."""
         conn = self._start()
-        conn.send(request)
-        self._busy = True
         deadline = time.monotonic() + self.timeout_s
         advance: Callable[[int], None] = lambda n: None  # noqa: E731
         while True:
@@ -193,12 +216,17 @@ class Isolated:
                     raise CellFault(self._death())
                 continue
             if message[0] == "done":
-                self._busy = False
+                self._pending -= 1
                 return message[1]
             if message[0] == "samples":
                 advance = progress.samples(message[1], message[2])
             elif message[0] == "advance":
                 advance(message[1])
+
+    def _call(self, request: tuple[Any, ...], progress: Progress) -> Any:
+        """Send one request and wait for its answer."""
+        self._send(request)
+        return self._receive(progress)
 
     def _death(self) -> str:
         self._process.join(5)
@@ -208,24 +236,67 @@ class Isolated:
             return f"the worker process was killed by {signal.Signals(-code).name} (a crash in plugin code?)"
         return f"the worker process exited with code {code} while running the cell"
 
+    def preflight(self, planned: Plan, meanwhile: Callable[[], object] | None = None) -> None:
+        """The plan's preflight checks (:meth:`Resolver.preflight`), in the worker: it loads every plugin anyway,
+        and the driver then never imports torch. ``meanwhile`` runs here while the worker starts. Raises the checks'
+        :class:`~vleval.config.ConfigError`; if the worker cannot answer (it died or does not start), the checks run
+        here instead, so that a broken plugin is still reported as the preflight reports it."""
+        try:
+            self.launch()
+            self._conn.send(("preflight", planned))  # read once the worker is ready: it does not wait for us
+            self._pending += 1
+            if meanwhile is not None:
+                meanwhile()
+            refused = self._receive(Progress())
+        except CellFault:
+            from vleval.plugins import Registry
+
+            self._stop(kill=True)
+            Resolver(Registry.discover()).preflight(planned)
+            return
+        if refused is not None:
+            raise refused
+
+    def keys(self, cells: list[Cell]) -> list[str]:
+        """Every cell's identity in one request; cell by cell (each fault its own) if the worker fails."""
+        try:
+            return self._call(("keys", cells), Progress())
+        except CellFault:
+            return [self.key(cell) for cell in cells]
+
     def key(self, cell: Cell) -> str:
         try:
             return self._call(("key", cell), Progress())
         except CellFault as exc:
             return unresolved_key(cell, str(exc))
 
-    def run(self, cell: Cell, key: str, run_id: str, progress: Progress) -> Record:
-        try:
-            return self._call(("run", cell, key, run_id), progress)
-        except CellFault as exc:
-            build = RecordBuilder(run_id, key, cell.benchmark, cell.config(), cell.seed, __version__)
-            build.fail(exc)
-            return build.finish(_light_fingerprint())
+    def run_many(self, jobs: list[tuple[Cell, str]], run_id: str, progress: Progress,
+                 results: Path | None = None) -> Iterator[Record]:
+        """The records of ``(cell, key)`` jobs, in order, executed in the worker (``results``: the results file,
+        beside which the worker writes each record's per-item sidecar).
+
+        The next cell's request is already queued in the worker while a cell runs: the worker goes on with the next
+        cell (model, data, the untimed traced pass) while the caller appends the record, instead of waiting for a
+        round trip. A hang or crash fails its own cell; the worker is restarted for the next one."""
+        sent = 0  # jobs[:sent] were sent to the (current) worker
+        for i, (cell, key) in enumerate(jobs):
+            progress.cell(cell.label)
+            try:
+                while sent < min(i + 2, len(jobs)):  # this cell and the next one queued in the worker
+                    self._send(("run", *jobs[sent], run_id, results))
+                    sent += 1
+                record = self._receive(progress)
+            except CellFault as exc:
+                sent = i + 1  # the request queued after this one went with the worker
+                build = RecordBuilder(run_id, key, cell.benchmark, cell.config(), cell.seed, __version__)
+                build.fail(exc)
+                record = build.finish(_light_fingerprint())
+            yield record
 
     def _stop(self, kill: bool = False) -> None:
         if self._process is None:
             return
-        if kill or self._busy:
+        if kill or self._pending:
             self._process.kill()
         elif self._process.is_alive() and self._conn is not None:
             with contextlib.suppress(OSError):
@@ -236,7 +307,7 @@ class Isolated:
             self._process.join()
         if self._conn is not None:
             self._conn.close()
-        self._process, self._conn, self._busy = None, None, False
+        self._process, self._conn, self._pending = None, None, 0
 
     def close(self) -> None:
         self._stop()

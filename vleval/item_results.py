@@ -85,6 +85,17 @@ def write(results: Path, cell_key: str, by_domain: dict[str, list[dict]]) -> dic
             "rows": len(lines)}
 
 
+def attach(record: Any, results: Path) -> None:
+    """Write an ``ok`` record's per-item rows (its domains' ``item_rows``) to its sidecar beside ``results`` and set
+    the record's ``items`` reference (before the record is appended: it references the file); the rows are then
+    dropped from the record, which no longer needs them."""
+    rows = {name: d.item_rows for name, d in record.domains.items() if d.item_rows is not None}
+    if rows and record.status == "ok":
+        record.items = write(results, record.cell_key, rows)
+    for domain in record.domains.values():
+        domain.item_rows = None
+
+
 class SidecarError(ValueError):
     """A per-item sidecar is missing, altered or unreadable."""
 

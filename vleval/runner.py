@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +53,8 @@ class RunSummary:
 
 def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Registry | None = None,
                   resume: bool = False, progress: Progress | None = None, validated: bool = False,
-                  repair: bool = False, isolate: bool = False, ray: RayOptions | None = None) -> RunSummary:
+                  repair: bool = False, isolate: bool = False, ray: RayOptions | None = None,
+                  meanwhile: Callable[[], object] | None = None) -> RunSummary:
     """Run every cell of benchmark ``name`` and append its records to ``out_dir/<name>.jsonl``, holding its lock
     (one writer per results file) for the whole run.
 
@@ -65,45 +67,45 @@ def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Reg
 
     ``validated``: the benchmark was already checked against the schema (by :func:`vleval.config.load_file`).
     ``repair`` (with ``resume``): move bad lines of the results file to a quarantine file instead of refusing.
+    ``meanwhile``: called once before the first cell, while a worker process starts if there is one (its imports
+    take seconds and the driver's CPU is idle): e.g. the CLI imports what it needs after the cells.
     """
     planned = plan(name, bench, validated=validated)                         # 1. plan
     path = results_path(Path(out_dir), name)
     with RunLock(path):
-        return _run(planned, path, registry, resume, progress or Progress(), repair, isolate, ray)
-
-
-def _write_items(record: Record, path: Path) -> None:
-    """Per-item rows of the record's domains to its sidecar (before the record, which references it)."""
-    rows = {name: d.item_rows for name, d in record.domains.items() if d.item_rows is not None}
-    if rows and record.status == "ok":
-        record.items = item_results.write(path, record.cell_key, rows)
+        return _run(planned, path, registry, resume, progress or Progress(), repair, isolate, ray, meanwhile)
 
 
 def _run(planned: Plan, path: Path, registry: Registry | None, resume: bool, progress: Progress,
-         repair: bool, isolate: bool, ray: RayOptions | None = None) -> RunSummary:
-    resolver = Resolver(registry or Registry.discover())                     # 2. resolve
+         repair: bool, isolate: bool, ray: RayOptions | None = None,
+         meanwhile: Callable[[], object] | None = None) -> RunSummary:
     timeout = planned.benchmark.get("cell_timeout_s", DEFAULT_CELL_TIMEOUT_S)
     executor: InProcess | Isolated | RayExecutor
-    if isolate and ray is None:  # the worker imports torch and its plugins while the driver checks the benchmark
+    local_worker = isolate and ray is None
+    if local_worker:  # first: the worker's imports (torch: seconds) overlap everything the driver does until a cell
         executor = Isolated(timeout)
         executor.launch()
-    try:
-        resolver.preflight(planned)
-        if ray is not None:  # connect (and check resources) before the results file is touched
-            from vleval.executors.ray_executor import RayExecutor
+    try:                                                                     # 2. resolve
+        if local_worker and registry is None:  # the worker discovers the same plugins: it checks the plan
+            executor.preflight(planned, meanwhile)
+        else:
+            resolver = Resolver(registry or Registry.discover())
+            resolver.preflight(planned)
+            if ray is not None:  # connect (and check resources) before the results file is touched
+                from vleval.executors.ray_executor import RayExecutor
 
-            executor = RayExecutor(planned, ray, timeout)
-        elif not isolate:
-            executor = InProcess(resolver)
+                executor = RayExecutor(planned, ray, timeout)
+            elif not isolate:
+                executor = InProcess(resolver)
+            if meanwhile is not None:
+                meanwhile()
     except BaseException:
-        if isolate and ray is None:
+        if local_worker:
             executor.close()
         raise
     try:
         store, moved = _open_store(path, resume, repair)
-        if ray is not None:
-            return _execute_all(planned, store, executor, resume, progress, moved)  # type: ignore[arg-type]
-        return _execute(planned, store, executor, resume, progress, moved)  # type: ignore[arg-type]
+        return _execute(planned, store, executor, resume, progress, moved)
     finally:
         executor.close()
 
@@ -111,7 +113,7 @@ def _run(planned: Plan, path: Path, registry: Registry | None, resume: bool, pro
 def _keep(record: Record, store: ResultStore, summary: RunSummary, progress: Progress) -> None:
     """Append one record (its sidecar first); a record the schema refuses is kept as a failure."""
     try:
-        _write_items(record, store.path)
+        item_results.attach(record, store.path)  # a worker process did this already
         store.append(record)
     except ValidationFailed as exc:  # e.g. a plugin produced NaN: keep the cell, as a failure
         record = record.invalid(str(exc))
@@ -120,25 +122,9 @@ def _keep(record: Record, store: ResultStore, summary: RunSummary, progress: Pro
     progress.cell_done(record)
 
 
-def _execute(planned: Plan, store: ResultStore, executor: InProcess | Isolated, resume: bool, progress: Progress,
-             moved: Path | None) -> RunSummary:
-    completed = store.completed_keys() if resume else set()
-    summary = RunSummary(store.path, quarantined=store.quarantined, repaired=store.repaired, moved_aside=moved)
-    run_id = uuid.uuid4().hex[:12]
-    progress.start(len(planned.cells))
-    for cell in planned.cells:
-        progress.cell(cell.label)
-        key = executor.key(cell)
-        if key in completed:
-            summary.resumed += 1
-            continue
-        _keep(executor.run(cell, key, run_id, progress), store, summary, progress)  # 3. execute
-    return summary
-
-
-def _execute_all(planned: Plan, store: ResultStore, executor: RayExecutor, resume: bool, progress: Progress,
-                 moved: Path | None) -> RunSummary:
-    """Every identity first, then all cells not complete at once; records are appended as they arrive."""
+def _execute(planned: Plan, store: ResultStore, executor: InProcess | Isolated | RayExecutor, resume: bool,
+             progress: Progress, moved: Path | None) -> RunSummary:
+    """Every identity first, then the cells not complete; records are appended as they arrive."""
     completed = store.completed_keys() if resume else set()
     summary = RunSummary(store.path, quarantined=store.quarantined, repaired=store.repaired, moved_aside=moved)
     run_id = uuid.uuid4().hex[:12]
@@ -149,7 +135,7 @@ def _execute_all(planned: Plan, store: ResultStore, executor: RayExecutor, resum
             summary.resumed += 1
         else:
             todo.append((cell, key))
-    for record in executor.run_many(todo, run_id, progress):                # 3. execute
+    for record in executor.run_many(todo, run_id, progress, store.path):     # 3. execute
         _keep(record, store, summary, progress)
     return summary
 

@@ -24,6 +24,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from vleval import __version__
@@ -193,8 +194,10 @@ class RayExecutor:
         task = self.ray.remote(ray_worker.run_cell).options(num_returns="streaming", **self._options(job))
         self._pending[task.remote(self.env, job.cell, job.key, run_id, self._exclusive(job.cell))] = job
 
-    def run_many(self, jobs: list[tuple[Cell, str]], run_id: str, progress: Progress) -> Iterator[Record]:
+    def run_many(self, jobs: list[tuple[Cell, str]], run_id: str, progress: Progress,
+                 results: Path | None = None) -> Iterator[Record]:
         """Submit every cell, then yield each record as it completes (any order); lost workers are retried.
+        ``results`` is not used: the driver writes the per-item sidecars (the workers may be other machines).
 
         Each task streams two objects: its worker's ``ip:pid`` when the cell starts, then the record; the driver
         blocks in ``ray.wait`` until one arrives (or the next ``cell_timeout_s`` deadline), so it takes no CPU from
