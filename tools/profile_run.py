@@ -1,6 +1,6 @@
 """Where the default run's time goes: inside the model calls vs everything else.
 
-    python tools/profile_run.py [-o DIR] [--in-process [--cprofile [--dump FILE]]]
+    python tools/profile_run.py [-o DIR] [-c BENCHMARKS.toml] [--in-process [--cprofile [--dump FILE]]]
 
 Default: runs ``vleval run -o DIR`` exactly as the README's main command does (cells in the worker process, boards,
 summaries and the HTML report), in this process, and splits its wall time into the time the worker spends inside
@@ -114,7 +114,7 @@ def _worker_serve(conn, sink: str) -> None:
     isolation._serve(conn)  # a fresh interpreter: the module's own loop
 
 
-def _isolated(out: str) -> int:
+def _isolated(out: str, extra: list[str]) -> int:
     """The default run with timers in the driver and the worker; prints the split."""
     from vleval import cli, console, isolation, runner
 
@@ -135,7 +135,7 @@ def _isolated(out: str) -> int:
     _timer(console, "print_report", phases, "boards + summaries (printed)")
     _timer(cli, "_write_report", phases, "HTML report")
     start = time.perf_counter()
-    code = cli.main(["run", "-o", out])
+    code = cli.main(["run", "-o", out, *extra])
     total = time.perf_counter() - start
     worker = json.loads(Path(sink).read_text())
     Path(sink).unlink()
@@ -156,9 +156,9 @@ def _isolated(out: str) -> int:
     return code
 
 
-def _in_process(out: str, profile: bool, dump: str | None) -> int:
+def _in_process(out: str, profile: bool, dump: str | None, extra: list[str]) -> int:
     """``vleval run --in-process --no-report`` with timers (or cProfile); prints the split."""
-    argv = ["run", "--in-process", "--no-report", "-o", out]
+    argv = ["run", "--in-process", "--no-report", "-o", out, *extra]
     start = time.perf_counter()
     if profile:
         prof = cProfile.Profile()
@@ -193,6 +193,7 @@ def _in_process(out: str, profile: bool, dump: str | None) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", default=None, help="results directory (default: a temporary one)")
+    parser.add_argument("-c", "--config", default=None, help="benchmarks file (default: vleval's default)")
     parser.add_argument("--in-process", action="store_true", help="cells in this process, no report")
     parser.add_argument("--cprofile", action="store_true", help="with --in-process: cProfile instead of timers")
     parser.add_argument("--dump", default=None, help="with --cprofile: write the stats to this file (pstats)")
@@ -200,7 +201,8 @@ def main() -> int:
     out = args.output or tempfile.mkdtemp(prefix="vleval-profile-")
     if args.cprofile and not args.in_process:
         parser.error("--cprofile needs --in-process (the worker process is not profiled)")
-    return _in_process(out, args.cprofile, args.dump) if args.in_process else _isolated(out)
+    extra = ["-c", args.config] if args.config else []
+    return _in_process(out, args.cprofile, args.dump, extra) if args.in_process else _isolated(out, extra)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -100,7 +101,8 @@ class _PipeProgress(Progress):
 
 
 def _serve(conn: Connection) -> None:
-    """The worker's loop: ``("key", cell)`` and ``("run", cell, key, run_id)`` requests until ``("stop",)``."""
+    """The worker's loop: ``preflight``, ``keys``, ``key`` and ``run`` requests, answered in order, until
+    ``("stop",)``."""
     from vleval.plugins import Registry
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle: it stops the worker
@@ -116,7 +118,7 @@ def _serve(conn: Connection) -> None:
             return
         if request[0] == "stop":
             resolver.release_model()
-            return
+            _quick_exit()
         if request[0] == "preflight":
             try:
                 resolver.preflight(request[1])
@@ -139,6 +141,19 @@ def _serve(conn: Connection) -> None:
                 build = RecordBuilder(run_id, key, cell.benchmark, cell.config(), cell.seed, __version__)
                 build.fail(TypeError(f"the cell's record cannot be sent to the driver: {exc}"))
                 conn.send(("done", build.finish(record.environment)))
+
+
+def _quick_exit() -> None:
+    """End the worker without the interpreter's teardown: freeing every module, model and decoded image one object
+    at a time took ~0.7 s that the driver waited for. Exit hooks (e.g. a plugin closing its subprocess) still run,
+    and the output streams are flushed; everything the worker wrote is on disk already (sidecars are fsynced)."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(0)
 
 
 def _exit_with_parent(parent: int) -> None:
