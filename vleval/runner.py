@@ -53,14 +53,15 @@ class RunSummary:
 
 def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Registry | None = None,
                   resume: bool = False, progress: Progress | None = None, validated: bool = False,
-                  repair: bool = False, isolate: bool = False, ray: RayOptions | None = None,
+                  repair: bool = False, isolate: bool | Isolated = False, ray: RayOptions | None = None,
                   meanwhile: Callable[[], object] | None = None) -> RunSummary:
     """Run every cell of benchmark ``name`` and append its records to ``out_dir/<name>.jsonl``, holding its lock
     (one writer per results file) for the whole run.
 
     ``isolate``: run the cells in a worker process (:mod:`vleval.isolation`) that discovers the installed plugins
     itself; a cell that hangs past the benchmark's ``cell_timeout_s`` or crashes the interpreter is recorded as
-    failed and the run goes on (``registry`` then serves only the preflight checks).
+    failed and the run goes on (``registry`` then serves only the preflight checks). An :class:`Isolated` executor
+    the caller launched already (the CLI starts it first thing) is used as given.
 
     ``ray``: run the cells as Ray tasks on a cluster (:mod:`vleval.executors.ray_executor`; needs
     ``pip install 'vleval[ray]'``); the driver (this process) still alone appends records.
@@ -77,13 +78,14 @@ def run_benchmark(name: str, bench: dict[str, Any], out_dir: Path, registry: Reg
 
 
 def _run(planned: Plan, path: Path, registry: Registry | None, resume: bool, progress: Progress,
-         repair: bool, isolate: bool, ray: RayOptions | None = None,
+         repair: bool, isolate: bool | Isolated, ray: RayOptions | None = None,
          meanwhile: Callable[[], object] | None = None) -> RunSummary:
     timeout = planned.benchmark.get("cell_timeout_s", DEFAULT_CELL_TIMEOUT_S)
     executor: InProcess | Isolated | RayExecutor
-    local_worker = isolate and ray is None
+    local_worker = bool(isolate) and ray is None
     if local_worker:  # first: the worker's imports (torch: seconds) overlap everything the driver does until a cell
-        executor = Isolated(timeout)
+        executor = isolate if isinstance(isolate, Isolated) else Isolated()
+        executor.timeout_s = timeout
         executor.launch()
     try:                                                                     # 2. resolve
         if local_worker and registry is None:  # the worker discovers the same plugins: it checks the plan
