@@ -158,7 +158,7 @@ def test_reused_reference_side_is_bit_identical_to_pycocoevalcap(seed):
 
     cands, refs = _random_captions(seed, images=40)
     other, _ = _random_captions(seed + 100, images=40)
-    for candidates in (cands, other):  # the second pass reads the cache
+    for candidates in (cands, other, cands):  # later passes read the cached side; the third, cached candidates
         side = coco_reuse.reference_side(refs, "python", tokenize)
         gts = tokenize({i: r for i, r in enumerate(refs)}, "python")
         res = tokenize({i: [c] for i, c in enumerate(candidates)}, "python")

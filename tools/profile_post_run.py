@@ -2,14 +2,21 @@
 
     python tools/profile_post_run.py RESULTS.jsonl [--repeat 3] [--profile STATS] [--top 25]
 
+    python tools/profile_post_run.py RESULTS.jsonl --preload   # as a run that called vleval.post_run.preload()
+
 Steps, each in seconds, in the order ``vleval run`` takes them (``vleval.console.print_report``, then
 ``vleval.report.write_report`` with the boards and summaries already computed):
 
+- ``preload``: with ``--preload``, ``vleval.post_run.preload()`` (a run does it while its worker starts: not counted
+  in ``total``);
 - ``load``: the records (``records.load``, no schema check, as after a run) and the per-item reader;
+- ``start``: the report's figures that need no board started in a forked child (``vleval.post_run.PostRun``;
+  they are drawn during the next steps);
 - ``boards``: ``leaderboard.build`` (bootstraps, TOST, Holm, replicate pooling; reads the sidecars);
 - ``render``: the boards as rich tables, printed to a discarded console;
 - ``summaries``: ``summary.sections`` (Q1, Q2, routing analytics with flip AUC; reads the sidecars);
-- ``report``: the HTML report and its figures into a temporary directory (matplotlib import included);
+- ``report``: the HTML report and the rest of its figures into a temporary directory (matplotlib import included
+  without ``--preload``);
 - ``total``: the sum (imports of vleval/numpy/scipy that happen on the way are counted where they happen).
 
 Each repeat runs in a fresh interpreter (caches and imports start cold, as in a run); medians are printed.
@@ -28,10 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
-STEPS = ("load", "boards", "render", "summaries", "report")
+STEPS = ("load", "start", "boards", "render", "summaries", "report")
 
 
-def _once(results: Path, out: Path) -> dict[str, float]:
+def _once(results: Path, out: Path, preload: bool = False) -> dict[str, float]:
     """Run the post-cell steps once in this interpreter; seconds per step."""
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -42,26 +49,35 @@ def _once(results: Path, out: Path) -> dict[str, float]:
         seconds[step] = now - clock
         clock = now
 
+    if preload:
+        from vleval.post_run import preload as warm
+
+        warm()
+        lap("preload")
     from rich.console import Console
 
     from vleval import item_results, leaderboard, summary
+    from vleval.post_run import PostRun
     from vleval.records import load
     from vleval.report import write_report
 
     clock = time.perf_counter()
-    records = load([results], validate=False)
-    items = item_results.reader({r.cell_key: results for r in records})
-    lap("load")
-    boards = leaderboard.build(records, items=items)
-    lap("boards")
-    console = Console(file=io.StringIO(), width=250)
-    for table in leaderboard.render(boards):
-        console.print(table)
-    lap("render")
-    sections = summary.sections(records, items)
-    lap("summaries")
-    write_report(results, out, boards=boards, sections=sections)
-    lap("report")
+    with PostRun(results, out) as post:  # as `vleval run`: print_report's steps inside it
+        records = load([results], validate=False)
+        items = item_results.reader({r.cell_key: results for r in records})
+        lap("load")
+        post.loaded(records)
+        lap("start")
+        boards = leaderboard.build(records, items=items)
+        lap("boards")
+        console = Console(file=io.StringIO(), width=250)
+        for table in leaderboard.render(boards):
+            console.print(table)
+        lap("render")
+        sections = summary.sections(records, items)
+        lap("summaries")
+        write_report(results, out, boards=boards, sections=sections, started=post.started)
+        lap("report")
     seconds["total"] = sum(seconds[s] for s in STEPS)
     return seconds
 
@@ -72,23 +88,24 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="fresh interpreters to time (default 3)")
     parser.add_argument("--profile", type=Path, default=None, help="also write cProfile stats of one repeat here")
     parser.add_argument("--top", type=int, default=25, help="functions to list with --profile (default 25)")
+    parser.add_argument("--preload", action="store_true", help="call vleval.post_run.preload() first (untimed)")
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)  # one repeat, JSON on stdout
     args = parser.parse_args()
     if not args.results.is_file():
         parser.error(f"results file not found: {args.results}")
     if args.once:
         with tempfile.TemporaryDirectory(prefix="vleval-post-run-") as out:
-            print(json.dumps(_once(args.results, Path(out))))
+            print(json.dumps(_once(args.results, Path(out), args.preload)))
         return 0
     runs = []
     for _ in range(max(1, args.repeat)):
-        done = subprocess.run([sys.executable, __file__, str(args.results), "--once"], capture_output=True,
-                              text=True, check=False)
+        done = subprocess.run([sys.executable, __file__, str(args.results), "--once",
+                               *(["--preload"] if args.preload else [])], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
             return done.returncode
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    for step in (*STEPS, "total"):
+    for step in (*(["preload"] if args.preload else []), *STEPS, "total"):
         values = [run[step] for run in runs]
         print(f"{step:<10} median {statistics.median(values):6.2f} s  (runs: "
               + ", ".join(f"{v:.2f}" for v in values) + ")")
@@ -97,8 +114,8 @@ def main() -> int:
         import pstats
 
         with tempfile.TemporaryDirectory(prefix="vleval-post-run-") as out:
-            cProfile.runctx("_once(results, out)", globals(), {"results": args.results, "out": Path(out)},
-                            str(args.profile))
+            cProfile.runctx("_once(results, out, preload)", globals(),
+                            {"results": args.results, "out": Path(out), "preload": args.preload}, str(args.profile))
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(args.top)
     return 0
 

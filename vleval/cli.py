@@ -241,6 +241,26 @@ def _adhoc(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    worker = _early_worker(args)  # first: its imports (torch: ~1.5 s) overlap all that follows until the cells
+    try:
+        return _run(args, worker)
+    finally:
+        if worker is not None:  # closed by the run already, unless it stopped before (e.g. a bad config)
+            worker.close()
+
+
+def _early_worker(args: argparse.Namespace) -> Any:
+    """The local worker process of an isolated run, launched; ``None`` for ``--in-process`` and Ray runs."""
+    if args.in_process or args.executor == "ray":
+        return None
+    from vleval.isolation import Isolated
+
+    worker = Isolated()
+    worker.launch()
+    return worker
+
+
+def _run(args: argparse.Namespace, worker: Any) -> int:
     from vleval import config
     from vleval.console import RichProgress
     from vleval.runner import run_benchmark
@@ -266,32 +286,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     with bars as progress:
         summary = run_benchmark(name, bench, Path(args.output), resume=args.resume, progress=progress,
                                 validated=validated, repair=args.repair,
-                                isolate=not args.in_process, ray=ray, meanwhile=partial(_warm_up, args))
+                                isolate=worker or not args.in_process, ray=ray,
+                                meanwhile=partial(_warm_up, args))
     from vleval.console import print_report
-    from vleval.post_run import EarlyFigures
+    from vleval.post_run import PostRun
 
     seconds = time.perf_counter() - start
-    with EarlyFigures(None if args.no_report else summary.path) as early:  # drawn while the boards are computed
-        boards, sections = print_report(console, summary, seconds, loaded=early)
+    with PostRun(None if args.no_report else summary.path) as post:  # figures drawn while the boards are computed
+        boards, sections = print_report(console, summary, seconds, loaded=post.loaded)
         if not args.no_report:
-            _write_report(console, summary.path, boards, sections, early.started)
+            _write_report(console, summary.path, boards, sections, post.started)
     return EXIT_FAILED_CELLS if summary.failed else EXIT_OK
 
 
 def _warm_up(args: argparse.Namespace) -> None:
     """What the run needs after its cells, imported while the worker process starts (the driver is idle then)."""
-    from vleval import leaderboard, summary  # noqa: F401
+    from vleval.post_run import preload
 
-    if not args.no_report:
-        from vleval.report import figures
-
-        figures.prepare()
+    preload(report=not args.no_report)
 
 
 def _write_report(console: Any, results: Path, boards: list, sections: list, started: object = None) -> None:
     """The run's HTML report beside its results; a figure that cannot be drawn never fails the run (the records
     are written already): it is reported with the command that retries. ``started``: its figures that need no
-    board, started early (:class:`vleval.post_run.EarlyFigures`)."""
+    board, started early (:class:`vleval.post_run.PostRun`)."""
     if not results.exists():
         return
     out = results.with_suffix(".report")

@@ -51,13 +51,17 @@ class RichProgress(RunnerProgress):
             self.console.print(f"[yellow]skipped[/] {record.label}: {record.skip_reason}")
 
 
-def print_report(console: Console, run: RunSummary, seconds: float) -> tuple[list, list[tuple[str, list[str]]]]:
+def print_report(console: Console, run: RunSummary, seconds: float,
+                 loaded: Callable[[list[Record]], object] | None = None) -> tuple[list, list[tuple[str, list[str]]]]:
     """The leaderboard and both summaries over every record of the results file (resumed ones too); returns the
-    boards and summary sections (the HTML report reuses them rather than computing the bootstraps again)."""
+    boards and summary sections (the HTML report reuses them rather than computing the bootstraps again).
+    ``loaded`` gets the records before the boards are computed (:mod:`vleval.post_run` starts figures then)."""
     from vleval import item_results
     from vleval.records import load
 
     records = load([run.path], validate=False) if run.path.exists() else run.results
+    if loaded is not None:
+        loaded(records)
     if run.quarantined:
         console.print(f"[yellow]a torn last line (a run killed mid-write) was moved to {run.quarantined}[/]")
     if run.repaired:

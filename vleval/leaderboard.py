@@ -178,6 +178,21 @@ def _verdicts(board: Board, variants: dict[str, list[Record]], drops: list, item
             row.vs_base_equivalent = verdict.tost_adjusted is not None and verdict.tost_adjusted < 0.05
 
 
+def groups(records: list[Record], allow_mixed: bool = False) -> dict[tuple[str, str], list[Record]]:
+    """The records of each board, by (evaluation, task) in first-seen order: successful ones with a primary metric;
+    :class:`NotComparable` (for the first such group) when a group's records must not be ranked together."""
+    found: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for r in records:
+        if r.status == "ok" and r.primary_metric:
+            found[(evaluation_name(r.evaluation), r.task or "")].append(r)
+    for (evaluation, _), recs in found.items():
+        problems = _comparability(recs)
+        if problems and not allow_mixed:
+            raise NotComparable(f"{evaluation}: refusing to rank records that are not comparable:\n  "
+                                + "\n  ".join(problems) + "\n(use --allow-mixed to rank them anyway)")
+    return dict(found)
+
+
 def build(records: list[Record], allow_mixed: bool = False, items: ItemReader | None = None,
           margin: float = 1.0) -> list[Board]:
     """Group successful records by evaluation and variant; pool replicates (runs, seeds, training seeds) with
@@ -188,16 +203,8 @@ def build(records: list[Record], allow_mixed: bool = False, items: ItemReader | 
     compared with its unscaled base item by item, with an equivalence test inside ``[-margin, margin]``."""
     from vleval.machine_load import contended
 
-    groups: dict[tuple[str, str], list[Record]] = defaultdict(list)
-    for r in records:
-        if r.status == "ok" and r.primary_metric:
-            groups[(evaluation_name(r.evaluation), r.task or "")].append(r)
     boards = []
-    for (evaluation, task), recs in groups.items():
-        problems = _comparability(recs)
-        if problems and not allow_mixed:
-            raise NotComparable(f"{evaluation}: refusing to rank records that are not comparable:\n  "
-                                + "\n  ".join(problems) + "\n(use --allow-mixed to rank them anyway)")
+    for (evaluation, task), recs in groups(records, allow_mixed).items():
         primary = recs[0].primary_metric
         board = Board(evaluation, task, primary.name, higher_is_better=primary.higher_is_better, margin=margin)
         multi_bs = len({r.batch_size for r in recs}) > 1

@@ -38,6 +38,9 @@ SPICE_UNAVAILABLE = "SPICE downloads Stanford CoreNLP models at first use; vleva
 _CONTRACTION = re.compile(r"(?i)(\w)(n't|'s|'re|'ve|'ll|'d|'m)\b")
 _TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|d|m)\b|\w+(?:[-'./]\w+)*|\.\.\.|--|[^\w\s]")
 Z95 = 1.959964
+#: :func:`python_ptb_tokenize`'s results by caption, started afresh beyond this many
+TOKENIZED_CACHE_SIZE = 100_000
+_TOKENIZED: dict[str, str] = {}
 
 
 def java_available() -> bool:
@@ -56,10 +59,18 @@ def python_ptb_tokenize(caption: str) -> str:
     return " ".join(t for t in tokens if t not in PUNCTUATIONS)
 
 
+def _tokenized(caption: str) -> str:
+    _TOKENIZED[caption] = tokens = python_ptb_tokenize(caption)
+    return tokens
+
+
 def tokenize(captions: dict[int, list[str]], tokenizer: str) -> dict[int, list[str]]:
-    """``{image: [caption, ...]}`` tokenized with ``"ptb"`` (Java) or ``"python"``."""
+    """``{image: [caption, ...]}`` tokenized with ``"ptb"`` (Java) or ``"python"`` (each distinct caption once: the
+    same captions recur across cells)."""
     if tokenizer == "python":
-        return {k: [python_ptb_tokenize(c) for c in v] for k, v in captions.items()}
+        if len(_TOKENIZED) > TOKENIZED_CACHE_SIZE:
+            _TOKENIZED.clear()
+        return {k: [_TOKENIZED.get(c) or _tokenized(c) for c in v] for k, v in captions.items()}
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
     return PTBTokenizer().tokenize({k: [{"caption": c} for c in v] for k, v in captions.items()})

@@ -3,11 +3,20 @@
 Every cell of a benchmark scores new candidates against the same references (one domain, many variants), and most of
 pycocoevalcap's work depends on the references alone: tokenizing them, BLEU's clipped reference counts
 (``cook_refs``), CIDEr-D's document frequencies and reference tf-idf vectors. :class:`ReferenceSide` keeps that work
-for a reference set (a small LRU keyed on the references' content) and :func:`score` runs the candidate side with
-pycocoevalcap's own functions, or with a line-for-line copy of them where pycocoevalcap keeps them in a closure
-(CIDEr-D's ``counts2vec`` and ``sim``), in the same floating-point order. ROUGE-L's longest common subsequence comes
-from a bit-parallel algorithm (Hyyrö 2004) instead of the quadratic table: an integer, so the score is unchanged.
-``tests/test_coco_caption.py`` checks every value against pycocoevalcap's scorers bit for bit.
+for a reference set (a small LRU keyed on the references' content) and :func:`bleu`, :func:`cider` and
+:func:`rouge_l` run the candidate side with pycocoevalcap's own functions, or with line-for-line copies of them where
+pycocoevalcap keeps them in a closure or a method, or to share work between the metrics (CIDEr-D's ``counts2vec``
+and ``sim``, BLEU's ``cook_test`` and ``BleuScorer.compute_score`` with option ``closest``), in the same
+floating-point order (Python floats: the same IEEE doubles as numpy's float64). ROUGE-L's longest common subsequences
+come from a bit-parallel algorithm (Hyyrö 2004) instead of the quadratic table, all references of an image at once:
+integers, so the score is unchanged.
+
+Candidates repeat (the same caption for many images, the same (image, caption) in many cells), so the side also keeps
+what a tokenized candidate gives under its references: per caption its n-gram counts and tf-idf vector, per (image,
+caption) BLEU's integer statistics and per-image values, the CIDEr-D and the ROUGE-L value of that image. Each of
+those is a function of the references and the caption alone, computed by the same operations on a hit as on a miss;
+the corpus values are then formed from them in pycocoevalcap's order. ``tests/test_coco_caption.py`` and
+``tests/test_coco_speed_cache.py`` check every value against pycocoevalcap's scorers bit for bit.
 """
 
 from __future__ import annotations
@@ -15,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,33 +33,46 @@ import numpy as np
 N = 4  # n-gram order of BLEU and CIDEr-D
 SIGMA = 6.0  # CIDEr-D's Gaussian length penalty
 ROUGE_BETA = 1.2  # pycocoevalcap's Rouge().beta
+BLEU_SMALL, BLEU_TINY = 1e-9, 1e-15  # BleuScorer.compute_score's guards against zero division
 _CACHE: OrderedDict[str, ReferenceSide] = OrderedDict()
 CACHE_SIZE = 8
+#: entries a reference side keeps per candidate cache before starting it afresh (bounds memory, not results)
+CANDIDATE_CACHE_SIZE = 100_000
+_PENALTY: dict[int, float] = {}  # CIDEr-D's length penalty per length difference
+#: references side by side in one bit vector: token -> positions, all non-guard bits, per reference (offset, mask,
+#: length); see :func:`_rouge_bits`
+RougeBits = tuple[dict[str, int], int, tuple[tuple[int, int, int], ...]]
 
 
 @dataclass
 class ReferenceSide:
-    """Everything pycocoevalcap derives from one set of tokenized references, image by image."""
+    """Everything pycocoevalcap derives from one set of tokenized references, image by image, and what candidates
+    give under them (caches)."""
 
     gts: dict[int, list[str]]  # tokenized references
-    bleu_crefs: list[Any]  # bleu_scorer.cook_refs per image
-    cider_doc_freq: dict[tuple[str, ...], float]
-    cider_idf: dict[tuple[str, ...], Any]  # ref_len - np.log(max(1, df)) of every reference n-gram (np.float64)
-    cider_idf_unseen: Any  # the same for an n-gram no reference has: ref_len - np.log(1.0)
-    cider_ref_vecs: list[list[tuple[list[dict], list[Any], int]]]  # counts2vec of every reference
-    cider_ref_ngrams: list[list[set]]  # per image and n, the n-grams of any of its references
-    rouge_refs: list[list[list[str]]]  # reference.split(" ") as Rouge.calc_score splits
+    bleu_reflens: list[tuple[int, ...]]  # bleu_scorer.cook_refs per image: the references' lengths
+    ngrams: list[dict[tuple[str, ...], tuple[int, tuple[float, ...]]]]  # per image: every n-gram of its references
+    # with BLEU's clipping count (cook_refs' maxcounts) and CIDEr-D's tf-idf weight in each reference (0.0 if absent)
+    cider_max_df: float | None  # max(CiderScorer.document_frequency.values()); None when no reference has an n-gram
+    cider_idf: dict[tuple[str, ...], float]  # ref_len - np.log(max(1, df)) of every reference n-gram
+    cider_idf_unseen: float  # the same for an n-gram no reference has: ref_len - np.log(1.0)
+    cider_refs: list[tuple[tuple[tuple[float, ...], int], ...]]  # per image and reference: counts2vec's norms, length
+    rouge_bits: list[RougeBits]  # per image: its references for :func:`lcs_lengths`
+    candidates: dict[str, tuple] = field(default_factory=dict)  # tokenized caption -> :func:`_candidate`
+    images: dict[tuple[int, str], tuple] = field(default_factory=dict)  # (image, caption) -> :func:`_image`
 
 
 def reference_side(references: list[list[str]], tokenizer: str,
                    tokenize: Callable[[dict[int, list[str]], str], dict[int, list[str]]]) -> ReferenceSide:
-    """The (cached) reference side of ``references`` tokenized with ``tokenizer``."""
+    """The (cached) reference side of ``references`` tokenized with ``tokenizer``.
+
+    ``bleu_scorer.precook`` and ``cider_scorer.precook`` are the same code (n-gram counts of ``s.split()``), so each
+    reference is cooked once for both; ``np.log`` of a document frequency is taken once per distinct value."""
     digest = hashlib.sha256(repr((tokenizer, references)).encode()).hexdigest()
     side = _CACHE.get(digest)
     if side is not None:
         _CACHE.move_to_end(digest)
         return side
-    from pycocoevalcap.bleu import bleu_scorer
     from pycocoevalcap.cider import cider_scorer
 
     gts = tokenize({i: list(refs) for i, refs in enumerate(references)}, tokenizer)
@@ -60,17 +82,38 @@ def reference_side(references: list[list[str]], tokenizer: str,
         for ngram in set([ngram for ref in refs for (ngram, count) in ref.items()]):
             doc_freq[ngram] += 1
     ref_len = np.log(float(len(crefs)))  # as CiderScorer.compute_cider
-    idf = {ngram: ref_len - np.log(max(1.0, df)) for ngram, df in doc_freq.items()}
-    unseen = ref_len - np.log(max(1.0, 0.0))
+    logs: dict[float, Any] = {}
+    for df in doc_freq.values():
+        if df not in logs:
+            logs[df] = np.log(max(1.0, df))
+    idf = {ngram: float(ref_len - logs[df]) for ngram, df in doc_freq.items()}
+    unseen = float(ref_len - np.log(max(1.0, 0.0)))
+    ngrams, cider_refs = [], []
+    for refs in crefs:
+        table: dict[tuple[str, ...], list] = {}  # n-gram -> [cook_refs' maxcount, weight in each reference]
+        norms = []
+        for j, ref in enumerate(refs):
+            grams, norm, length = _counts2vec(ref, idf, unseen)
+            norms.append((norm, length))
+            for by_n in grams:
+                for ngram, term_freq, weight in by_n:
+                    entry = table.get(ngram)
+                    if entry is None:
+                        entry = table[ngram] = [term_freq, [0.0] * len(refs)]
+                    elif term_freq > entry[0]:
+                        entry[0] = term_freq
+                    entry[1][j] = weight
+        ngrams.append({ngram: (count, tuple(weights)) for ngram, (count, weights) in table.items()})
+        cider_refs.append(tuple(norms))
     side = ReferenceSide(
         gts=gts,
-        bleu_crefs=[bleu_scorer.cook_refs(gts[i]) for i in range(len(references))],
-        cider_doc_freq=dict(doc_freq),
+        bleu_reflens=[tuple(len(ref.split()) for ref in gts[i]) for i in range(len(references))],
+        ngrams=ngrams,
+        cider_max_df=max(doc_freq.values()) if doc_freq else None,
         cider_idf=idf,
         cider_idf_unseen=unseen,
-        cider_ref_vecs=[[_counts2vec(ref, idf, unseen) for ref in refs] for refs in crefs],
-        cider_ref_ngrams=[[{g for ref in refs for g in ref if len(g) == n + 1} for n in range(N)] for refs in crefs],
-        rouge_refs=[[r.split(" ") for r in gts[i]] for i in range(len(references))],
+        cider_refs=cider_refs,
+        rouge_bits=[_rouge_bits([r.split(" ") for r in gts[i]]) for i in range(len(references))],
     )
     _CACHE[digest] = side
     while len(_CACHE) > CACHE_SIZE:
@@ -78,59 +121,187 @@ def reference_side(references: list[list[str]], tokenizer: str,
     return side
 
 
-def bleu(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[list[float], list[list[float]]]:
-    """``Bleu(4).compute_score(gts, res)`` (option ``closest``): corpus BLEU-1..4 and per-image values."""
-    from pycocoevalcap.bleu.bleu_scorer import BleuScorer, cook_test
+def _candidate(side: ReferenceSide, caption: str) -> tuple:
+    """What a tokenized caption gives before it meets an image's references: its length and BLEU's guesses
+    (``bleu_scorer.cook_test``); per n its n-grams in the counts' order as (n-gram, count, tf-idf weight), CIDEr-D's
+    norms and length (:func:`_counts2vec` of ``cider_scorer.cook_test``, the same ``precook``); the tokens ROUGE-L
+    splits."""
+    from pycocoevalcap.bleu.bleu_scorer import precook
 
-    scorer = BleuScorer(n=N)
-    scorer.crefs = list(side.bleu_crefs)
-    scorer.ctest = [cook_test(res[i][0], crefs) for i, crefs in enumerate(side.bleu_crefs)]
-    return scorer.compute_score(option="closest", verbose=0)
+    testlen, counts = precook(caption, N, True)
+    grams, norm, length = _counts2vec(counts, side.cider_idf, side.cider_idf_unseen)
+    guess = tuple(max(0, testlen - k + 1) for k in range(1, N + 1))
+    return testlen, guess, grams, norm, length, tuple(caption.split(" "))
+
+
+def _image(side: ReferenceSide, i: int, caption: str) -> tuple:
+    """Everything image ``i`` contributes with this (tokenized) caption, cached per side: BLEU's (testlen, closest
+    reflen, guess, correct, per-image BLEU-1..4), its CIDEr-D and its ROUGE-L."""
+    key = (i, caption)
+    cached = side.images.get(key)
+    if cached is not None:
+        return cached
+    candidate = side.candidates.get(caption)
+    if candidate is None:
+        if len(side.candidates) >= CANDIDATE_CACHE_SIZE:
+            side.candidates.clear()
+        candidate = side.candidates[caption] = _candidate(side, caption)
+    testlen, guess, grams, norm, length, tokens = candidate
+    table = side.ngrams[i]
+    correct = [0] * N
+    shared: list[list[tuple[float, tuple[float, ...]]]] = [[] for _ in range(N)]
+    for n in range(N):
+        matched = 0
+        for ngram, count, weight in grams[n]:
+            entry = table.get(ngram)
+            if entry is not None:  # else no reference has it: 0 clipped matches, 0.0 in every similarity
+                matched += min(entry[0], count)
+                shared[n].append((weight, entry[1]))
+        correct[n] = matched
+    reflen = min((abs(ref_len - testlen), ref_len) for ref_len in side.bleu_reflens[i])[1]  # option "closest"
+    cached = ((testlen, reflen, guess, tuple(correct), _bleu_image(testlen, reflen, guess, correct)),
+              _cider_image(shared, norm, length, side.cider_refs[i]), _rouge_image(side.rouge_bits[i], tokens))
+    if len(side.images) >= CANDIDATE_CACHE_SIZE:
+        side.images.clear()
+    side.images[key] = cached
+    return cached
+
+
+def bleu(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[list[float], list[list[float]]]:
+    """``Bleu(4).compute_score(gts, res)`` (option ``closest``): corpus BLEU-1..4 and per-image values.
+
+    ``BleuScorer.compute_score`` line for line: the per-image values depend on the image's integer statistics alone
+    (:func:`_image`), the corpus value on their integer sums."""
+    testlen_sum, reflen_sum = 0, 0
+    guess_sum, correct_sum = [0] * N, [0] * N
+    bleu_list: list[list[float]] = [[] for _ in range(N)]
+    for i in range(len(side.bleu_reflens)):
+        testlen, reflen, guess, correct, values = _image(side, i, res[i][0])[0]
+        testlen_sum += testlen
+        reflen_sum += reflen
+        for k in range(N):
+            guess_sum[k] += guess[k]
+            correct_sum[k] += correct[k]
+            bleu_list[k].append(values[k])
+    bleus = []
+    score = 1.
+    for k in range(N):
+        score *= float(correct_sum[k] + BLEU_TINY) / (guess_sum[k] + BLEU_SMALL)
+        bleus.append(score ** (1. / (k + 1)))
+    ratio = (testlen_sum + BLEU_TINY) / (reflen_sum + BLEU_SMALL)
+    if ratio < 1:
+        for k in range(N):
+            bleus[k] *= math.exp(1 - 1 / ratio)
+    return bleus, bleu_list
+
+
+def _bleu_image(testlen: int, reflen: int, guess: tuple[int, ...], correct: list[int]) -> tuple[float, ...]:
+    """One image's BLEU-1..4 as ``BleuScorer.compute_score`` appends them to ``bleu_list``."""
+    values = []
+    score = 1.
+    for k in range(N):
+        score *= (float(correct[k]) + BLEU_TINY) / (float(guess[k]) + BLEU_SMALL)
+        values.append(score ** (1. / (k + 1)))
+    ratio = (testlen + BLEU_TINY) / (reflen + BLEU_SMALL)
+    if ratio < 1:
+        for k in range(N):
+            values[k] *= math.exp(1 - 1 / ratio)
+    return tuple(values)
 
 
 def cider(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[Any, np.ndarray]:
-    """``Cider().compute_score(gts, res)``: CIDEr-D, the mean and per-image values.
-
-    A candidate n-gram that none of the image's references has adds exactly ``min(h, 0) * 0 = 0.0`` to every
-    similarity (tf-idf weights are >= 0), so only the shared ones are visited, in the candidate's order; the sum over
-    references is kept per n in Python floats, as the float64 array ``score`` adds them."""
-    from pycocoevalcap.cider.cider_scorer import cook_test
-
-    assert len(res) >= max(side.cider_doc_freq.values())  # as CiderScorer.compute_score
-    scores = []
-    for i, ref_vecs in enumerate(side.cider_ref_vecs):
-        vec, norm, length = _counts2vec(cook_test(res[i][0]), side.cider_idf, side.cider_idf_unseen)
-        known = side.cider_ref_ngrams[i]
-        shared = [[(g, h) for g, h in vec[n].items() if g in known[n]] for n in range(N)]
-        score = [0.0] * N
-        for vec_ref, norm_ref, length_ref in ref_vecs:
-            for n, value in enumerate(_sim(shared, vec_ref, norm, norm_ref, length, length_ref)):
-                score[n] += value
-        score_avg = np.mean(np.array(score))
-        score_avg /= len(ref_vecs)
-        score_avg *= 10.0
-        scores.append(score_avg)
+    """``Cider().compute_score(gts, res)``: CIDEr-D, the mean and per-image values (:func:`_image`)."""
+    if side.cider_max_df is None:
+        raise ValueError("max() arg is an empty sequence")  # CiderScorer.compute_score's assert, no reference n-gram
+    assert len(res) >= side.cider_max_df  # as CiderScorer.compute_score
+    scores = [_image(side, i, res[i][0])[1] for i in range(len(side.cider_refs))]
     return np.mean(np.array(scores)), np.array(scores)
 
 
+def _cider_image(shared: list[list[tuple[float, tuple[float, ...]]]], norm: tuple[float, ...], length: int,
+                 refs: tuple[tuple[tuple[float, ...], int], ...]) -> float:
+    """CiderScorer.compute_cider's loop body for one image: ``sim`` against each reference, summed per n, averaged.
+
+    ``shared`` holds, per n in the candidate's order, the weight of each candidate n-gram that some reference of the
+    image has, with that n-gram's weight in every reference. Any other term of ``sim``'s sum is exactly
+    ``min(h, 0.0) * 0.0 = 0.0`` (tf-idf weights are >= 0), and adding it leaves the sum as it is, so it is skipped,
+    and so is an n without shared n-grams (its similarity is 0.0: a nonzero norm is at least ``log(N / (N - 1))``,
+    so no product of norms underflows to 0.0); the sum over references is kept per n in Python floats, as the
+    float64 array ``score`` adds them."""
+    score = [0.0] * N
+    orders = [n for n in range(N) if shared[n]]  # without a shared n-gram: 0.0 / (positive norms) * penalty = 0.0
+    for j, (norm_ref, length_ref) in enumerate(refs):
+        penalty = _penalty(length - length_ref)
+        for n in orders:
+            acc = 0.0
+            for h, weights in shared[n]:
+                r = weights[j]
+                if r:
+                    acc += (r if r < h else h) * r  # min(h, r) * r
+            if (norm[n] != 0) and (norm_ref[n] != 0):
+                acc /= (norm[n] * norm_ref[n])
+            assert acc == acc  # not NaN
+            score[n] += acc * penalty
+    score_avg = np.mean(np.array(score))
+    score_avg /= len(refs)
+    score_avg *= 10.0
+    return float(score_avg)  # the same double; a Python float is not tracked by the garbage collector
+
+
+def _penalty(difference: int) -> float:
+    """``sim``'s Gaussian length penalty ``np.e ** (-(delta ** 2) / (2 * sigma ** 2))`` for an integer difference."""
+    value = _PENALTY.get(difference)
+    if value is None:
+        delta = float(difference)
+        value = _PENALTY[difference] = np.e ** (-(delta ** 2) / (2 * SIGMA ** 2))
+    return value
+
+
 def rouge_l(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[Any, np.ndarray]:
-    """``Rouge().compute_score(gts, res)``: ROUGE-L F (beta 1.2), the mean and per-image values."""
-    scores = []
-    for i, refs in enumerate(side.rouge_refs):
-        token_c = res[i][0].split(" ")
-        prec, rec = [], []
-        for token_r in refs:
-            lcs = lcs_length(token_r, token_c)
-            prec.append(lcs / float(len(token_c)))
-            rec.append(lcs / float(len(token_r)))
-        prec_max, rec_max = max(prec), max(rec)
-        if prec_max != 0 and rec_max != 0:
-            score = ((1 + ROUGE_BETA ** 2) * prec_max * rec_max) / float(rec_max + ROUGE_BETA ** 2 * prec_max)
-        else:
-            score = 0.0
-        scores.append(score)
+    """``Rouge().compute_score(gts, res)``: ROUGE-L F (beta 1.2), the mean and per-image values (:func:`_image`)."""
+    scores = [_image(side, i, res[i][0])[2] for i in range(len(side.rouge_bits))]
     average = np.mean(np.array(scores))
     return average, np.array(scores)
+
+
+def _rouge_image(bits: RougeBits, token_c: Sequence[str]) -> float:
+    """``Rouge.calc_score`` of one candidate's tokens against an image's references."""
+    prec, rec = [], []
+    for lcs, (_, _, length_r) in zip(lcs_lengths(bits, token_c), bits[2], strict=True):
+        prec.append(lcs / float(len(token_c)))
+        rec.append(lcs / float(length_r))
+    prec_max, rec_max = max(prec), max(rec)
+    if prec_max != 0 and rec_max != 0:
+        return ((1 + ROUGE_BETA ** 2) * prec_max * rec_max) / float(rec_max + ROUGE_BETA ** 2 * prec_max)
+    return 0.0
+
+
+def _rouge_bits(refs: list[list[str]]) -> RougeBits:
+    """References laid side by side in one bit vector, each followed by a guard bit: per token the positions where
+    it occurs, the mask of all non-guard bits, and per reference (offset, mask, length)."""
+    masks: dict[str, int] = {}
+    segments = []
+    offset = 0
+    for ref in refs:
+        for i, token in enumerate(ref):
+            masks[token] = masks.get(token, 0) | (1 << (offset + i))
+        segments.append((offset, (1 << len(ref)) - 1, len(ref)))
+        offset += len(ref) + 1
+    full = sum(mask << start for start, mask, _ in segments)
+    return masks, full, tuple(segments)
+
+
+def lcs_lengths(bits: RougeBits, b: Sequence[str]) -> list[int]:
+    """Length of the longest common subsequence of ``b`` with each reference of :func:`_rouge_bits`.
+
+    :func:`lcs_length`'s steps on all references at once: ``u`` is a subset of ``v``, so ``v - u`` borrows nowhere,
+    and a carry out of a reference stops in its guard bit (0 in ``v`` and ``u``), cleared by the mask."""
+    masks, full, segments = bits
+    v = full
+    for token in b:
+        u = v & masks.get(token, 0)
+        v = ((v + u) | (v - u)) & full
+    return [length - ((v >> start) & mask).bit_count() for start, mask, length in segments]
 
 
 def lcs_length(a: list[str], b: list[str]) -> int:
@@ -146,39 +317,19 @@ def lcs_length(a: list[str], b: list[str]) -> int:
     return len(a) - v.bit_count()
 
 
-def _counts2vec(cnts: dict, idf: dict, unseen: Any) -> tuple[list[dict], list[float], int]:
+def _counts2vec(cnts: dict, idf: dict, unseen: float) -> tuple[tuple[tuple[tuple], ...], tuple[float, ...], int]:
     """CiderScorer.compute_cider's ``counts2vec``: ``float(term_freq) * (ref_len - np.log(max(1.0, df)))`` per n-gram
-    (the idf factor looked up, the same float64), norms summed in the same order; values as Python floats (the same
-    IEEE doubles as numpy's float64 scalars, and faster to combine in :func:`_sim`)."""
-    vec: list[dict] = [{} for _ in range(N)]
+    (the idf factor looked up), norms summed in the same order, in Python floats: the same IEEE double operations as
+    on numpy's float64 scalars (``pow`` is C's ``pow`` for both; a square root is correctly rounded in both). The
+    vector comes as (n-gram, term frequency, weight) per n, in the counts' order."""
+    grams: tuple[list[tuple], ...] = tuple([] for _ in range(N))
     length = 0
     norm = [0.0 for _ in range(N)]
     for (ngram, term_freq) in cnts.items():
         n = len(ngram) - 1
         value = float(term_freq) * idf.get(ngram, unseen)
-        vec[n][ngram] = float(value)
+        grams[n].append((ngram, term_freq, value))
         norm[n] += pow(value, 2)
         if n == 1:
             length += term_freq
-    return vec, [float(np.sqrt(n)) for n in norm], length
-
-
-def _sim(shared: list[list[tuple]], vec_ref: list[dict], norm_hyp: list[float], norm_ref: list[float],
-         length_hyp: int, length_ref: int) -> list[float]:
-    """CiderScorer.compute_cider's ``sim`` over the candidate's ``shared`` n-grams ``[(ngram, weight)]`` per n:
-    clipped cosine per n, times the Gaussian length penalty (sums in pycocoevalcap's order, in Python floats: IEEE
-    double arithmetic like its float64 array)."""
-    delta = float(length_hyp - length_ref)
-    penalty = np.e ** (-(delta ** 2) / (2 * SIGMA ** 2))
-    val = [0.0] * N
-    for n in range(N):
-        ref = vec_ref[n]
-        acc = 0.0
-        for ngram, h in shared[n]:
-            r = ref.get(ngram, 0.0)
-            acc += min(h, r) * r
-        if (norm_hyp[n] != 0) and (norm_ref[n] != 0):
-            acc /= (norm_hyp[n] * norm_ref[n])
-        assert not math.isnan(acc)
-        val[n] = acc * penalty
-    return val
+    return tuple(tuple(by_n) for by_n in grams), tuple(math.sqrt(n) for n in norm), length
