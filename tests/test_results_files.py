@@ -108,12 +108,13 @@ def open_(path, flags, *args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
     return real_open(path, flags, *args, **kwargs)
 
-if fault == "full":
-    os.write = write
-else:
-    os.open = open_
-from vleval.cli import main
-sys.exit(main(sys.argv[3:]))
+if __name__ == "__main__":  # not in the worker process, which imports this script again (spawn)
+    if fault == "full":
+        os.write = write
+    else:
+        os.open = open_
+    from vleval.cli import main
+    sys.exit(main(sys.argv[3:]))
 """
 
 

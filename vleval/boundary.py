@@ -65,6 +65,9 @@ def check_scores(plugin: str, batch: Sequence[Any], result: Any) -> None:
     if not isinstance(result, Sequence | np.ndarray) or len(result) != len(batch):
         got = f"{len(result)} score lists" if isinstance(result, Sequence | np.ndarray) else type(result).__name__
         raise _fail(plugin, "score_options", f"returned {got} for {len(batch)} items; expected one list per item")
+    options = {len(item.options) for item in batch}
+    if len(options) == 1 and _all_finite_rows(result, len(batch), options.pop()):
+        return  # every item's scores at once; otherwise item by item, to name the first bad one
     for item, scores in zip(batch, result, strict=True):
         letters = list(item.options)
         try:
@@ -79,6 +82,16 @@ def check_scores(plugin: str, batch: Sequence[Any], result: Any) -> None:
         if len(bad):
             raise _fail(plugin, "score_options", f"returned {values[bad[0]]} for option {letters[bad[0]]} of item "
                         f"{item.index}; expected a finite score per option")
+
+
+def _all_finite_rows(result: Any, rows: int, columns: int) -> bool:
+    """Whether ``result`` converts to a finite float64 ``[rows, columns]`` matrix (row ``i`` is then what
+    ``np.asarray(result[i], dtype=np.float64)`` gives for item ``i``: ``columns`` finite scores)."""
+    try:
+        values = np.asarray(result, dtype=np.float64)
+    except Exception:  # anything the item-by-item check will name (or raise) itself
+        return False
+    return values.shape == (rows, columns) and bool(np.isfinite(values).all())
 
 
 def check_generations(plugin: str, prompts: int, result: Any) -> None:

@@ -130,21 +130,24 @@ def _percentile_cis(batch_ms: np.ndarray, sizes: np.ndarray, resamples: int = 10
                     seed: int = 0) -> dict[str, list[float] | None]:
     """95 % bootstrap intervals of the per-sample p50/p90/p99, resampling timed batches (a batch's samples share
     one timing, so the batch is the unit that varies). Each draw's percentiles are exactly ``np.percentile`` of its
-    per-sample values (a batch's value repeated once per sample), computed for all draws at once."""
+    per-sample values (a batch's value repeated once per sample), computed for all draws at once: a draw's sorted
+    values are the batches in one global sorted order, each repeated (times drawn x its size) times."""
     if len(batch_ms) < 2:
         return {"p50": None, "p90": None, "p99": None}
     rng = np.random.default_rng(seed)
     per = batch_ms / np.maximum(sizes, 1)
-    pick = rng.integers(0, len(per), (resamples, len(per)))
-    values, counts = per[pick], sizes[pick]
-    order = np.argsort(values, axis=1, kind="stable")
-    values = np.take_along_axis(values, order, axis=1)
-    ends = np.cumsum(np.take_along_axis(counts, order, axis=1), axis=1)  # expanded index where each value ends
+    n = len(per)
+    pick = rng.integers(0, n, (resamples, n))
+    order = np.argsort(per, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    drawn = np.bincount((np.arange(resamples)[:, None] * n + rank[pick]).ravel(), minlength=resamples * n)
+    values = per[order]
+    ends = np.cumsum(drawn.reshape(resamples, n) * sizes[order], axis=1)  # expanded index where each value ends
     total = ends[:, -1]
-    rows = np.arange(resamples)
 
     def at(index: np.ndarray) -> np.ndarray:  # the expanded sorted array's element at ``index``, per draw
-        return values[rows, (ends <= index[:, None]).sum(axis=1)]
+        return values[(ends <= index[:, None]).sum(axis=1)]
 
     out: dict[str, list[float] | None] = {}
     for name, q in (("p50", 50), ("p90", 90), ("p99", 99)):

@@ -15,6 +15,35 @@ from vleval.api.model import IMAGE, TEXT, RoutingTrace
 
 def expert_counts(trace: RoutingTrace) -> dict[int, np.ndarray]:
     """Per layer, ``[num_experts, 2]`` assignment counts split by modality (column ``TEXT``, column ``IMAGE``)."""
+    by_layer: dict[int, list[Any]] = {}
+    for event in trace.events:
+        by_layer.setdefault(event.layer, []).append(event)
+    counts = {}
+    for layer, events in by_layer.items():
+        n = events[0].num_experts
+        if not all(_standard(event, n) for event in events):
+            return _expert_counts_by_event(trace)  # as events come, to raise on the first bad one
+        experts = np.concatenate([event.experts.ravel() for event in events])
+        if experts.size and (experts.min() < 0 or experts.max() >= n):
+            return _expert_counts_by_event(trace)
+        modality = np.concatenate([np.repeat(event.modality, event.experts.shape[1]) for event in events])
+        kept = (modality == TEXT) | (modality == IMAGE)
+        cells = experts[kept] * 2 + modality[kept]  # column TEXT or IMAGE of the expert's row
+        counts[layer] = np.bincount(cells, minlength=2 * n).reshape(n, 2).astype(np.int64, copy=False)  # order-free
+    return dict(sorted(counts.items()))
+
+
+def _standard(event: Any, num_experts: int) -> bool:
+    """An event as :meth:`RoutingTrace.add` makes them (int64 ``[tokens, k]``, int8 ``[tokens]``), with its
+    layer's expert count: counted together with its layer's other events."""
+    experts, modality = event.experts, event.modality
+    return (event.num_experts == num_experts and isinstance(experts, np.ndarray) and experts.dtype == np.int64
+            and experts.ndim == 2 and isinstance(modality, np.ndarray) and modality.dtype == np.int8
+            and modality.shape == experts.shape[:1])
+
+
+def _expert_counts_by_event(trace: RoutingTrace) -> dict[int, np.ndarray]:
+    """:func:`expert_counts` one event at a time (any layout; raises at the first event out of range)."""
     counts: dict[int, np.ndarray] = {}
     for event in trace.events:
         if event.experts.size and (event.experts.min() < 0 or event.experts.max() >= event.num_experts):
@@ -78,11 +107,15 @@ def token_entropy(events: list[Any]) -> float | None:
         if probs is not None and event.num_experts >= 2:
             groups.setdefault(event.num_experts, []).append(probs)
     per_token = []
-    for n, arrays in groups.items():
-        p = np.concatenate(arrays).astype(np.float64)
-        p = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
-        logs = np.log(np.where(p > 0, p, 1.0))
-        per_token.append(-(p * logs).sum(axis=1) / np.log(n))
+    for n, arrays in groups.items():  # the same operations as -(p * log p).sum(1) / ln N, in place
+        p = np.concatenate(arrays, dtype=np.float64, casting="unsafe")
+        np.divide(p, np.maximum(p.sum(axis=1, keepdims=True), 1e-300), out=p)
+        logs = np.where(p > 0, p, 1.0)
+        np.log(logs, out=logs)
+        np.multiply(p, logs, out=logs)
+        entropy = logs.sum(axis=1)
+        np.negative(entropy, out=entropy)
+        per_token.append(np.divide(entropy, np.log(n), out=entropy))
     tokens = np.concatenate(per_token) if per_token else np.zeros(0)
     return float(tokens.mean()) if tokens.size else None
 
@@ -126,8 +159,12 @@ def summarize(trace: RoutingTrace) -> dict[str, Any]:
     """The record's ``routing`` block."""
     first = min((event.layer for event in trace.events), default=None)
     counted = [event for event in trace.events if event.layer == first]  # each token passes every layer once
-    tokens = {name: int(sum((event.modality == code).sum() for event in counted))
-              for code, name in ((TEXT, "text"), (IMAGE, "image"))}
+    if all(isinstance(event.modality, np.ndarray) for event in counted):  # integer counts: order-free
+        modality = np.concatenate([event.modality.ravel() for event in counted]) if counted else np.zeros(0)
+        tokens = {name: int((modality == code).sum()) for code, name in ((TEXT, "text"), (IMAGE, "image"))}
+    else:
+        tokens = {name: int(sum((event.modality == code).sum() for event in counted))
+                  for code, name in ((TEXT, "text"), (IMAGE, "image"))}
     layers = []
     for layer, table in expert_counts(trace).items():
         total = table.sum(axis=1)

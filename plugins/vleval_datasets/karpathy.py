@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,19 @@ DEFAULT_FOLD_SIZE = 1000
 RETRIEVAL_CAPTIONS = 5
 #: The ``task`` values and the items each yields.
 TASKS = {Task.RETRIEVAL.value: Task.RETRIEVAL, Task.CAPTIONING.value: Task.CAPTIONING}
+
+
+#: The last splits read, by (annotation file identity, resolved image root, split): the file's ``dataset`` field and
+#: the split's checked records ``(index, filename, relative path, image path, sentences)``, so that the same split
+#: read again (other captions per image, the other task) skips decoding the JSON and resolving the image paths.
+_SPLITS: OrderedDict[tuple[Any, ...], tuple[Any, list[tuple[int, str, str, Path, Any]]]] = OrderedDict()
+SPLITS_KEPT, SPLIT_IMAGES_KEPT = 8, 20_000  # at most this many splits, each of at most this many images
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """A file's identity: device, inode, size, modification and change time (a rewritten file has a new one)."""
+    info = os.stat(path)
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
 @dataclass(frozen=True)
@@ -143,12 +158,11 @@ class KarpathyDataset(Dataset):
             )
         if not self.images.is_dir():
             raise DatasetFileNotFoundError(f"karpathy: image directory {self.images} not found")
-        data = load_json(self.annotations)
-        self.name = name or str(data.get("dataset") or self.annotations.stem)
+        dataset_field, entries = self._read(set(splits))
+        self.name = name or str(dataset_field or self.annotations.stem)
         self.id = f"karpathy:{self.name}/{split}" + ("" if self.fold is None else f"/fold{self.fold}")
         if self.task is Task.CAPTIONING:
             self.id += "/captioning"
-        entries = self._parse(data, set(splits))
         if not entries:
             raise DatasetFormatError(f"{self.annotations}: no images in split {split!r}")
         self.split_size = len(entries)
@@ -156,7 +170,29 @@ class KarpathyDataset(Dataset):
         self._check_images()
         self._hash: str | None = None
 
-    def _parse(self, data: dict[str, Any], splits: set[str]) -> list[_Entry]:
+    def _read(self, splits: set[str]) -> tuple[Any, list[_Entry]]:
+        """The file's ``dataset`` field and the split's entries, from :data:`_SPLITS` when this split of this file
+        was read before (only the captions are taken again: every other check passed then)."""
+        key = (_identity(self.annotations), str(self.images.resolve()), self.split)
+        view = _SPLITS.get(key)
+        if view is not None:
+            dataset_field, kept = view
+            where = str(self.annotations)
+            return dataset_field, [
+                _Entry(i, relative, path, self._captions(sentences, f"{where}: images[{i}] ({filename})"))
+                for i, filename, relative, path, sentences in kept]
+        data = load_json(self.annotations)
+        records: list[tuple[int, str, str, Path, Any]] = []
+        entries = self._parse(data, splits, records)
+        if len(records) <= SPLIT_IMAGES_KEPT:
+            _SPLITS[key] = (data.get("dataset"), records)
+            while len(_SPLITS) > SPLITS_KEPT:
+                _SPLITS.popitem(last=False)
+        return data.get("dataset"), entries
+
+    def _parse(self, data: dict[str, Any], splits: set[str],
+               records: list[tuple[int, str, str, Path, Any]] | None = None) -> list[_Entry]:
+        """The split's entries (raising at the first bad record); ``records`` collects what :meth:`_read` keeps."""
         where = str(self.annotations)
         images = data.get("images")
         if not isinstance(images, list):
@@ -190,6 +226,8 @@ class KarpathyDataset(Dataset):
                 )
             first_seen[relative] = i
             entries.append(_Entry(i, relative, path, self._captions(record.get("sentences"), label)))
+            if records is not None:
+                records.append((i, filename, relative, path, record.get("sentences")))
         return entries
 
     def _captions(self, sentences: Any, label: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,8 +75,19 @@ def option_text(item: MCItem, key: str) -> str:
     return item.options[key]
 
 
+#: ``file_sha256``'s digests by file identity: (device, inode, size, mtime, ctime), the last two in ns
+_DIGESTS: dict[tuple[int, int, int, int, int], str] = {}
+
+
 def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of a file's bytes, read once per process while the file keeps its identity (a rewritten or replaced
+    file has a new inode, size, modification or change time, and is read again)."""
+    info = os.stat(path)
+    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        digest = _DIGESTS[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return digest
 
 
 def variant_fingerprint(weights_name: Callable[[Path, int], Path], tokenizer_file: str, experts: int,
