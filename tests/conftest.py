@@ -42,7 +42,7 @@ def explicit_registry(*plugins):
     import toy_plugins
 
     import vleval_metrics.plugin
-    from vleval.plugins import Registry
+    from vleval.registry.discovery import Registry
 
     return Registry.discover(extra_plugins=[*plugins, toy_plugins, vleval_metrics.plugin], entry_points=False)
 
@@ -103,10 +103,10 @@ def registered_shifts(module) -> dict:
     """``{name: (factory, keyword arguments)}`` of the shifts a plugin module registers, through pluggy itself."""
     import pluggy
 
-    import vleval.hookspecs
+    import vleval.api.hookspecs
 
-    manager = pluggy.PluginManager(vleval.hookspecs.PROJECT)
-    manager.add_hookspecs(vleval.hookspecs)
+    manager = pluggy.PluginManager(vleval.api.hookspecs.PROJECT)
+    manager.add_hookspecs(vleval.api.hookspecs)
     manager.register(module)
     seen: dict = {}
     manager.hook.register_shifts(register=lambda factory, **kw: seen.setdefault(kw["name"], (factory, kw)))

@@ -5,7 +5,7 @@
 
 One seeded sequence of per-query durations is run twice: once as the system under test of LoadGen (SingleStream,
 PerformanceOnly, min/max query count = N), whose own ``mlperf_log_summary.txt`` / ``mlperf_log_detail.txt`` give
-its 50/90/99th percentile and mean latency, then once through :class:`vleval.latency.LatencyRecorder` (one
+its 50/90/99th percentile and mean latency, then once through :class:`vleval.engine.latency.LatencyRecorder` (one
 ``measure(1)`` per query). The SUT busy-waits on ``time.perf_counter_ns`` until each duration has elapsed, so a
 query never ends early; its overshoot, measured before the runs, is printed ("calibration").
 
@@ -146,7 +146,7 @@ def run_loadgen(durations: Sequence[int], log_dir: Path) -> dict[str, Any]:
 
 def run_vleval(durations: Sequence[int]) -> tuple[list[int], dict[str, Any]]:
     """The same durations, each timed by ``LatencyRecorder.measure(1)``: per-query ns and the recorder's summary."""
-    from vleval.latency import LatencyRecorder
+    from vleval.engine.latency import LatencyRecorder
 
     recorder = LatencyRecorder()
     for ns in durations:
@@ -158,7 +158,7 @@ def run_vleval(durations: Sequence[int]) -> tuple[list[int], dict[str, Any]]:
 def timer_overhead_us(calls: int, repeats: int = 31) -> dict[str, float]:
     """Median per-call time of ``calls`` empty ``measure(1)`` blocks and of an empty loop, their difference, and
     the median time the recorder itself records for an empty block (the part of its cost inside its clock reads)."""
-    from vleval.latency import LatencyRecorder
+    from vleval.engine.latency import LatencyRecorder
 
     loop, measured, recorded = [], [], []
     for _ in range(repeats):
@@ -186,7 +186,7 @@ def diff_pct(value: float, reference: float) -> float:
 
 def benchmark(queries: int, seed: int, median_ms: float, log_dir: Path) -> dict[str, Any]:
     """Both runs on the same durations, the timer's cost and the machine's load: the result dict (``--json``)."""
-    from vleval import machine_load
+    from vleval.engine import machine_load
 
     durations = durations_ns(queries, seed, median_ms)
     before = machine_load.snapshot()

@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "plugins")]
 from openai_server import InstantBackend, OpenAIServer  # noqa: E402
 
 from vleval.api import Prompt  # noqa: E402
-from vleval.latency import LatencyRecorder  # noqa: E402
+from vleval.engine.latency import LatencyRecorder  # noqa: E402
 from vleval_openai import bodies  # noqa: E402
 from vleval_openai.model import OpenAIModel  # noqa: E402
 

@@ -99,8 +99,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from vleval.executors.ray_executor import RayOptions, worker_env
-    from vleval.plugins import Registry
-    from vleval.runner import run_benchmark
+    from vleval.executors.runner import run_benchmark
+    from vleval.registry.discovery import Registry
 
     root = Path(tempfile.mkdtemp(prefix="vleval-bench-ray-"))
     site = root / "site"

@@ -18,7 +18,7 @@ torch=(torch==2.13.0)
 case "$mode" in
   newest)
     "${pip[@]}" "${torch[@]}" -e '.[dev,ray]'
-    tests=(tests/test_hf.py tests/test_hf_model.py tests/test_lm_eval_bridge.py) ;;
+    tests=(tests/plugins/hf/test_hf.py tests/plugins/hf/test_hf_model.py tests/plugins/hf/test_lm_eval_bridge.py) ;;
   oldest)
     python3 tools/lower_bounds.py > "$dir/lower.txt"
     "${pip[@]}" -c "$dir/lower.txt" "${torch[@]}" -e '.[dev,ray]'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium for the report test (tests/test_report.py renders the HTML report). Idempotent: does nothing
+# Headless Chromium for the report test (tests/report/test_report.py renders the HTML report). Idempotent: does nothing
 # when `chromium` is already on PATH. Debian/Ubuntu (apt-get); about 75 s on a fresh Debian 12 image.
 set -euo pipefail
 if command -v chromium >/dev/null 2>&1; then

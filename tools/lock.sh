@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Refresh constraints.txt, the exact dependency set the README commands and CI install (`pip install -c`):
 # resolves the newest releases pyproject.toml admits in a fresh venv and freezes them. Then run `bash .ci/run`, and
-# if torch or transformers moved, set LOCKED in vleval/tested.py (tests/test_versions.py checks they agree).
+# if torch or transformers moved, set LOCKED in vleval/engine/tested.py (tests/engine/test_tested.py checks they agree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)

@@ -2,15 +2,15 @@
 
     python tools/profile_post_run.py RESULTS.jsonl [--repeat 3] [--profile STATS] [--top 25]
 
-    python tools/profile_post_run.py RESULTS.jsonl --preload   # as a run that called vleval.post_run.preload()
+    python tools/profile_post_run.py RESULTS.jsonl --preload   # as a run that called vleval.cli.post_run.preload()
 
-Steps, each in seconds, in the order ``vleval run`` takes them (``vleval.console.print_report``, then
+Steps, each in seconds, in the order ``vleval run`` takes them (``vleval.cli.console.print_report``, then
 ``vleval.report.write_report`` with the boards and summaries already computed):
 
-- ``preload``: with ``--preload``, ``vleval.post_run.preload()`` (a run does it while its worker starts: not counted
+- ``preload``: with ``--preload``, ``vleval.cli.post_run.preload()`` (a run does it while its worker starts: not counted
   in ``total``);
 - ``load``: the records (``records.load``, no schema check, as after a run) and the per-item reader;
-- ``start``: the report's figures that need no board started in a forked child (``vleval.post_run.PostRun``;
+- ``start``: the report's figures that need no board started in a forked child (``vleval.cli.post_run.PostRun``;
   they are drawn during the next steps);
 - ``boards``: ``leaderboard.build`` (bootstraps, TOST, Holm, replicate pooling; reads the sidecars);
 - ``render``: the boards as rich tables, printed to a discarded console;
@@ -50,16 +50,18 @@ def _once(results: Path, out: Path, preload: bool = False) -> dict[str, float]:
         clock = now
 
     if preload:
-        from vleval.post_run import preload as warm
+        from vleval.cli.post_run import preload as warm
 
         warm()
         lap("preload")
     from rich.console import Console
 
-    from vleval import item_results, leaderboard, summary
-    from vleval.post_run import PostRun
-    from vleval.records import load
+    from vleval.boards import build as leaderboard
+    from vleval.boards import summaries as summary
+    from vleval.cli.post_run import PostRun
     from vleval.report import write_report
+    from vleval.results import sidecars as item_results
+    from vleval.results.store import load
 
     clock = time.perf_counter()
     with PostRun(results, out) as post:  # as `vleval run`: print_report's steps inside it
@@ -88,7 +90,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="fresh interpreters to time (default 3)")
     parser.add_argument("--profile", type=Path, default=None, help="also write cProfile stats of one repeat here")
     parser.add_argument("--top", type=int, default=25, help="functions to list with --profile (default 25)")
-    parser.add_argument("--preload", action="store_true", help="call vleval.post_run.preload() first (untimed)")
+    parser.add_argument("--preload", action="store_true", help="call vleval.cli.post_run.preload() first (untimed)")
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)  # one repeat, JSON on stdout
     args = parser.parse_args()
     if not args.results.is_file():

@@ -31,7 +31,7 @@ from pathlib import Path
 
 def _timed_calls(spent: list[float]) -> None:
     """Wrap every task strategy's ``call`` so that its wall time is added to ``spent[0]``."""
-    from vleval.tasks import captioning, multiple_choice, retrieval
+    from vleval.engine.tasks import captioning, multiple_choice, retrieval
 
     for module in (captioning, multiple_choice, retrieval):
         for cls in vars(module).values():
@@ -65,16 +65,17 @@ def _timer(owner: object, name: str, phases: dict[str, float], label: str | None
 
 def _worker_phases(phases: dict[str, float]) -> None:
     """Timers on the worker's steps outside the model calls (``calibrate`` and the key also contain some)."""
-    from vleval import environment, execute, item_results, machine_load, routing
-    from vleval.latency import LatencyRecorder
-    from vleval.resolve import Resolver
+    from vleval.engine import environment, execute, item_rows, machine_load, routing
+    from vleval.engine.latency import LatencyRecorder
+    from vleval.engine.resolve import Resolver
+    from vleval.results import sidecars as item_results
 
     for name in ("model", "dataset", "prepared", "cell_key"):
         _timer(Resolver, name, phases, f"resolver.{name}")
     _timer(execute, "calibrate", phases, "calibrate (model calls included)")
     _timer(execute, "check_call", phases, "check_call (outputs vs batch)")
     _timer(execute, "seed_everything", phases)
-    _timer(item_results, "rows", phases, "item_results.rows")
+    _timer(item_rows, "rows", phases, "item_rows.rows")
     _timer(item_results, "attach", phases, "item_results.attach (sidecar written)")
     _timer(routing, "per_item", phases, "routing.per_item")
     _timer(routing, "summarize", phases, "routing.summarize")
@@ -95,7 +96,7 @@ def _worker_phases(phases: dict[str, float]) -> None:
 def _worker_serve(conn, sink: str) -> None:
     """The worker's loop with timers: after each cell, the time inside model calls, in ``execute_cell`` and in
     each step so far are written to ``sink`` (outside any timed model call)."""
-    from vleval import isolation
+    from vleval.executors import worker as isolation
 
     spent = [0.0]
     _timed_calls(spent)
@@ -116,7 +117,10 @@ def _worker_serve(conn, sink: str) -> None:
 
 def _isolated(out: str, extra: list[str]) -> int:
     """The default run with timers in the driver and the worker; prints the split."""
-    from vleval import cli, console, isolation, runner
+    from vleval import cli
+    from vleval.cli import console
+    from vleval.executors import runner
+    from vleval.executors import worker as isolation
 
     handle, sink = tempfile.mkstemp(prefix="vleval-profile-", suffix=".json")
     os.close(handle)
@@ -173,9 +177,9 @@ def _in_process(out: str, profile: bool, dump: str | None, extra: list[str]) -> 
         total = max(v[3] for v in stats.values())
         inside = sum(v[3] for (f, _, name), v in stats.items() if "/vleval/tasks" in f and name == "call")
         run = sum(v[3] for (f, _, name), v in stats.items()
-                  if f.endswith("vleval/runner.py") and name == "run_benchmark")
+                  if f.endswith("vleval/executors/runner.py") and name == "run_benchmark")
     else:
-        from vleval import runner
+        from vleval.executors import runner
 
         spent, phases = [0.0], defaultdict(float)
         _timed_calls(spent)

@@ -28,7 +28,7 @@ from refmoe_common import parser, set_determinism, variant_entry, write_manifest
 from refmoe_training import PairData, TrainConfig, load_pairs, train_variant
 
 from vleval.api import RetrievalOutputs, Task
-from vleval.tasks import strategy
+from vleval.engine.tasks import strategy
 from vleval_corpus.cache import ensure_corpus
 from vleval_corpus.captions import caption_vocabulary
 from vleval_datasets.karpathy import KarpathyDataset

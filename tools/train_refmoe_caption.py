@@ -38,8 +38,8 @@ from refmoe_caption_training import (
 from refmoe_common import parser, variant_entry, write_manifest
 
 from vleval.api import CaptionOutputs, Task, mc_prompt
-from vleval.tasks import strategy
-from vleval.tasks.captioning import MAX_NEW_TOKENS
+from vleval.engine.tasks import strategy
+from vleval.engine.tasks.captioning import MAX_NEW_TOKENS
 from vleval_corpus.cache import ensure_corpus
 from vleval_corpus.captions import caption_vocabulary
 from vleval_datasets.karpathy import KarpathyDataset

@@ -15,8 +15,8 @@ Candidates repeat (the same caption for many images, the same (image, caption) i
 what a tokenized candidate gives under its references: per caption its n-gram counts and tf-idf vector, per (image,
 caption) BLEU's integer statistics and per-image values, the CIDEr-D and the ROUGE-L value of that image. Each of
 those is a function of the references and the caption alone, computed by the same operations on a hit as on a miss;
-the corpus values are then formed from them in pycocoevalcap's order. ``tests/test_coco_caption.py`` and
-``tests/test_coco_speed_cache.py`` check every value against pycocoevalcap's scorers bit for bit.
+the corpus values are then formed from them in pycocoevalcap's order. ``tests/plugins/metrics/test_coco_caption.py`` and
+``tests/plugins/metrics/test_coco_caches.py`` check every value against pycocoevalcap's scorers bit for bit.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Everything a plugin author needs, and nothing else: ``from vleval.api import ...``.
 
-- the hook marker and contract version: :data:`hookimpl`, :data:`API_VERSION` (hooks in :mod:`vleval.hookspecs`);
+- the hook marker and contract version: :data:`hookimpl`, :data:`API_VERSION` (hooks in :mod:`vleval.api.hookspecs`);
 - interfaces, one module per kind: :class:`Model`, :class:`Dataset`, :class:`Shift` (and :class:`TransformShift`,
   with :func:`item_rng` for per-item randomness), :class:`Metric`, and the plain-text protocol :class:`TextLM`;
 - task types, items and outputs: :class:`Task`, :class:`RetrievalItem`, :class:`MCItem`, :class:`CaptionItem`,
@@ -22,7 +22,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
-    "API_VERSION": "vleval.hookspecs",
+    "API_VERSION": "vleval.api.hookspecs",
     "CAPTION_PROMPT": "vleval.api.prompts",
     "Capability": "vleval.api.model",
     "CaptionItem": "vleval.api.items",
@@ -57,7 +57,7 @@ _WHERE = {
     "dataset_spec": "vleval.api.shift",
     "extract_choice": "vleval.api.prompts",
     "hash_files": "vleval.api.files",
-    "hookimpl": "vleval.hookspecs",
+    "hookimpl": "vleval.api.hookspecs",
     "item_key": "vleval.api.shift",
     "item_rng": "vleval.api.shift",
     "item_seed": "vleval.api.shift",
@@ -88,6 +88,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from vleval.api.dataset import TASK_CAPABILITIES, Dataset, Task
     from vleval.api.files import MAX_IMAGE_PIXELS, UnsafeInputError, hash_files, open_image, safe_join
+    from vleval.api.hookspecs import API_VERSION, hookimpl
     from vleval.api.items import CaptionItem, MCItem, Prompt, RetrievalItem
     from vleval.api.metric import CaptionOutputs, MCOutputs, Metric, MetricValue, RetrievalOutputs, TaskOutputs
     from vleval.api.model import IMAGE, TEXT, Capability, LayerRouting, Model, ModelInfo, RoutingTrace
@@ -107,4 +108,3 @@ if TYPE_CHECKING:
         item_seed,
     )
     from vleval.api.textlm import TextLM
-    from vleval.hookspecs import API_VERSION, hookimpl

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-#: MMBench circular rotations share ``index % CIRCULAR_BASE`` (as in :mod:`vleval.item_results`).
+#: MMBench circular rotations share ``index % CIRCULAR_BASE`` (as in :mod:`vleval.results.sidecars`).
 CIRCULAR_BASE = 1_000_000
 
 

@@ -1,2 +1,2 @@
-"""Executors beyond the built-in ones of :mod:`vleval.isolation`: :mod:`vleval.executors.ray_executor` runs cells as
-Ray tasks on a cluster (``vleval run --executor ray``; ``pip install 'vleval[ray]'``)."""
+"""Executors: where cells run (this process, a worker process, a Ray cluster) and the runner that feeds
+their records to the results file."""

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from vleval import __version__
-from vleval.config import ConfigError
-from vleval.execute import Progress, _light_fingerprint
-from vleval.plan import Cell, Plan, expand
-from vleval.record import Record, RecordBuilder
+from vleval.config.load import ConfigError
+from vleval.engine.execute import Progress, _light_fingerprint
+from vleval.plan.cells import Cell, Plan, expand
+from vleval.results.record import Record, RecordBuilder
 
 DEFAULT_MAX_RETRIES = 1
 POLL_S = 1.0  # longest block in ray.wait: how soon an interrupt or a cell timeout is seen
@@ -144,7 +144,7 @@ class RayExecutor:
         """Every cell's identity, computed on the cluster in one task per CPU of the cluster (at most one per cell),
         all at once: the workers that will run the cells start together and load the plugins and data meanwhile."""
         from vleval.executors import ray_worker
-        from vleval.isolation import unresolved_key
+        from vleval.executors.worker import unresolved_key
 
         if not cells:
             return []

@@ -2,8 +2,8 @@
 ``ray`` and everything heavy are imported only inside functions, after :func:`_apply_env`, so the driver's thread
 counts are set before numpy or torch load.
 
-Each worker process keeps one :class:`~vleval.resolve.Resolver` across the tasks it runs, so models, datasets and
-prepared data stay loaded from one cell to the next, as in the local worker process (:mod:`vleval.isolation`).
+Each worker process keeps one :class:`~vleval.engine.resolve.Resolver` across the tasks it runs, so models, datasets and
+prepared data stay loaded from one cell to the next, as in the local worker process (:mod:`vleval.executors.worker`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vleval.plan import Cell
-    from vleval.record import Record
-    from vleval.resolve import Resolver
+    from vleval.engine.resolve import Resolver
+    from vleval.plan.cells import Cell
+    from vleval.results.record import Record
 
 _RESOLVER: Resolver | None = None
 _WHERE: dict[str, str] | None = None
@@ -45,8 +45,8 @@ def _resolver() -> Resolver:
     """This worker process's resolver (plugins discovered once, from the packages installed on the node)."""
     global _RESOLVER
     if _RESOLVER is None:
-        from vleval.plugins import Registry
-        from vleval.resolve import Resolver
+        from vleval.engine.resolve import Resolver
+        from vleval.registry.discovery import Registry
 
         _RESOLVER = Resolver(Registry.discover())
     return _RESOLVER
@@ -68,7 +68,7 @@ def identity() -> dict[str, str]:
 def cell_keys(env: dict[str, str], cells: list[Cell]) -> list[str]:
     """Each cell's identity (it hashes dataset content, so it is computed where the plugins run)."""
     _apply_env(env)
-    from vleval.isolation import unresolved_key
+    from vleval.executors.worker import unresolved_key
 
     resolver, keys = _resolver(), []
     for cell in cells:
@@ -83,14 +83,14 @@ def run_cell(env: dict[str, str], cell: Cell, key: str, run_id: str, exclusive: 
     """Execute one cell, as a Ray streaming generator task: first yields ``ip:pid`` of this worker as soon as the
     cell starts (the driver's clock for ``cell_timeout_s`` starts then, not while the task waits for resources, and
     progress names the worker), then the record. The record's environment is this node's fingerprint (computed by
-    :func:`~vleval.execute.execute_cell` here) plus where it ran (``ray_node_id``, ``ray_node_ip``, ``ray_worker``)
+    :func:`~vleval.engine.execute.execute_cell` here) plus where it ran (``ray_node_id``, ``ray_node_ip``, ``ray_worker``)
     and ``exclusive_node`` (the cell held the whole node while it measured latency)."""
     _apply_env(env)
     where = identity()
     yield where["ray_worker"]
     from vleval import __version__
-    from vleval.execute import Progress, _light_fingerprint, execute_cell
-    from vleval.record import RecordBuilder
+    from vleval.engine.execute import Progress, _light_fingerprint, execute_cell
+    from vleval.results.record import RecordBuilder
 
     record = execute_cell(cell, key, _resolver(), run_id, Progress())
     record.environment = {**record.environment, **where, "exclusive_node": exclusive}

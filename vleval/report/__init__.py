@@ -3,7 +3,7 @@
 :func:`write_report` is what ``vleval run`` calls at the end of a run; matplotlib is imported only when figures
 are drawn (Agg backend, PNG files next to ``index.html``), in two processes where possible
 (:mod:`vleval.report.parallel`); ``vleval run`` starts those that need no board early
-(:func:`vleval.report.page.start_figures`, via :mod:`vleval.post_run`).
+(:func:`vleval.report.page.start_figures`, via :mod:`vleval.cli.post_run`).
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vleval.record import Record
+from vleval.results.record import Record
 
 
 def load_results(paths: list[Path], validate: bool = True) -> tuple[list[Record], object]:
     """Records of every file and a per-item reader (sidecars relative to the file each record came from);
     ``validate``: check each file against the schema first (``records.load``)."""
-    from vleval import item_results
-    from vleval.records import load
+    from vleval.results import sidecars as item_results
+    from vleval.results.store import load
 
     records, homes = [], {}
     for path in map(Path, paths):
@@ -33,7 +33,7 @@ def write_report(results_path: Path | list[Path], out_dir: Path, *, allow_mixed:
                  sections: list[tuple[str, list[str]]] | None = None, started: Any = None) -> Path:
     """Write ``out_dir/index.html`` and its figures from one or more results files; return the page's path.
 
-    ``boards`` (:func:`vleval.leaderboard.build`) and ``sections`` (:func:`vleval.summary.sections`) of the same
+    ``boards`` (:func:`vleval.boards.build.build`) and ``sections`` (:func:`vleval.boards.summaries.sections`) of the same
     records, when the caller computed them already (``vleval run`` prints both), are reused instead of recomputed:
     they are most of the report's time. Such a caller has read these records already (``vleval run``, whose store
     checked each against the schema as it was written), so they are not schema-checked a second time.

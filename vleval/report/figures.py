@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from vleval import analytics
-from vleval.leaderboard import Board
-from vleval.record import Record
+from vleval.boards.build import Board
+from vleval.results.record import Record
+from vleval.stats import routing as analytics
 
 DPI = 80
 CHAR_IN = 0.055  # approximate width of one 7 pt tick-label character, inches (sizes the left margin)
@@ -182,7 +182,7 @@ def shift_vs_drop(records: list[Record], metric: str, path: Path) -> Path | None
 def latency_distributions(board: Board, records: list[Record], path: Path) -> Path | None:
     """Per variant: per-sample p50-p90-p99 as a bar with marks, and each timed pass's mean ms/sample as dots."""
     by_label: dict[str, list[Record]] = {}
-    from vleval.board_stats import variant_label
+    from vleval.stats.pooling import variant_label
 
     for r in records:
         if r.timed is not None and r.timed.p50_ms is not None:

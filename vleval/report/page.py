@@ -7,9 +7,10 @@ import re
 from functools import partial
 from pathlib import Path
 
-from vleval import leaderboard, summary
-from vleval.record import Record
+from vleval.boards import build as leaderboard
+from vleval.boards import summaries as summary
 from vleval.report import figures, parallel
+from vleval.results.record import Record
 
 STYLE = ("body{font-family:sans-serif;margin:2em;max-width:1400px} table{border-collapse:collapse;font-size:12px}"
          "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right} td:first-child{text-align:left}"

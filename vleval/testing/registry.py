@@ -5,11 +5,11 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from vleval.plugins import LoadPolicy, Registry
+from vleval.registry.discovery import LoadPolicy, Registry
 
 
 def plugin_registry(*plugins: ModuleType | object, entry_points: bool = False) -> Registry:
-    """A :class:`~vleval.plugins.Registry` of ``plugins`` only (plus installed entry points if ``entry_points``).
+    """A :class:`~vleval.registry.discovery.Registry` of ``plugins`` only (plus installed entry points if ``entry_points``).
 
     Raises :class:`AssertionError` if a plugin is broken (import error, unknown hook, incompatible API version, a
     registration lacking name/version/description) or a name is registered twice.

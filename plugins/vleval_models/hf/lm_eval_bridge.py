@@ -2,7 +2,7 @@
 
 ``lm_eval`` is imported only when a bridge is created, so importing this module never needs it::
 
-    from vleval.latency import LatencyRecorder
+    from vleval.engine.latency import LatencyRecorder
     from vleval_models.hf.lm_eval_bridge import evaluate
 
     results, lm = evaluate(HFModel(path=...), ["hellaswag"], batch_size=8, latency=LatencyRecorder())
@@ -30,7 +30,7 @@ _CLASS: type | None = None
 
 
 class BatchTimer(Protocol):
-    """What times each batch of requests, e.g. the core's ``vleval.latency.LatencyRecorder``."""
+    """What times each batch of requests, e.g. the core's ``vleval.engine.latency.LatencyRecorder``."""
 
     def measure(self, batch_size: int) -> contextlib.AbstractContextManager[None]: ...
 

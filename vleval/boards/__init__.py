@@ -1,0 +1,1 @@
+"""Boards: leaderboards and research summaries built from records, and their renderings."""

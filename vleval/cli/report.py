@@ -1,0 +1,71 @@
+"""The ``report`` and ``summary`` subcommands: argument parsing and entry points (wired in :mod:`vleval.cli.app`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``vleval report`` and ``vleval summary``."""
+    report = subparsers.add_parser("report", help="write a static HTML report with figures from results files")
+    report.add_argument("results", nargs="+", help="JSON Lines results files")
+    report.add_argument("-o", "--output", required=True, help="directory for index.html and its figures")
+    report.add_argument("--allow-mixed", action="store_true", help="rank records that are not comparable")
+    report.add_argument("--margin", type=float, default=1.0,
+                        help="equivalence margin for scaled variants vs their base, metric units (default 1.0)")
+    report.set_defaults(handler=main_report)
+    summ = subparsers.add_parser("summary", help="print the Q1/Q2 research summaries of results files")
+    summ.add_argument("results", nargs="+", help="JSON Lines results files")
+    summ.set_defaults(handler=main_summary)
+
+
+def _missing(paths: list[str]) -> str | None:
+    absent = [p for p in paths if not Path(p).is_file()]
+    return f"vleval: error: results file not found: {', '.join(absent)}" if absent else None
+
+
+def main_report(args: argparse.Namespace) -> int:
+    from vleval.report import write_report
+    from vleval.results.sidecars import SidecarError
+
+    if _missing(args.results):
+        print(_missing(args.results), file=sys.stderr)
+        return EXIT_USAGE
+    if args.margin <= 0 or args.margin != args.margin:
+        print(f"vleval: error: --margin must be a positive number, got {args.margin}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        page = write_report([Path(p) for p in args.results], Path(args.output), allow_mixed=args.allow_mixed,
+                            margin=args.margin)
+    except SidecarError as exc:
+        print(f"vleval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"report: {page}")
+    return EXIT_OK
+
+
+def main_summary(args: argparse.Namespace) -> int:
+    from vleval.boards import summaries as summary
+    from vleval.report import load_results
+    from vleval.results.sidecars import SidecarError
+
+    if _missing(args.results):
+        print(_missing(args.results), file=sys.stderr)
+        return EXIT_USAGE
+    records, items = load_results([Path(p) for p in args.results])
+    if not any(r.status == "ok" for r in records):
+        print(f"vleval: no ok record in {', '.join(args.results)}: nothing to summarize", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        for title, lines in summary.sections(records, items):
+            if lines:
+                print(f"\n{title}")
+                print("\n".join(lines))
+    except SidecarError as exc:
+        print(f"vleval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Configuration: ``benchmarks.toml`` read, expanded and checked against ``schemas/``."""

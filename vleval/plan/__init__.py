@@ -1,0 +1,1 @@
+"""Planning: a validated benchmark becomes typed cells, in the order they run."""
