@@ -82,10 +82,17 @@ class Cell:
     threads: int | None
     mc_mode: str
     latency: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LATENCY))
+    variant: str = ""  # the label without the replicate arguments: what a board row pools over ("": ``label``)
+    replicate: dict[str, Any] = field(default_factory=dict)  # the model entry's ``replicates`` arguments of this cell
+    model_index: int = 0  # the model entry of the benchmark this cell comes from (``models[i]``)
+    resources: dict[str, float] = field(default_factory=dict)  # that entry's ``resources`` table (executors)
 
     def config(self) -> dict[str, Any]:
+        """What the record stores as ``cell`` and the cell's identity hashes (``model_index`` and ``resources``
+        say where the cell runs, not what it measures: they are left out)."""
         return {"benchmark": self.benchmark, "model": self.model, "model_args": self.model_args,
-                "scaling": self.scaling.raw, "label": self.label, "evaluation": self.evaluation.config(),
+                "scaling": self.scaling.raw, "label": self.label, "variant": self.variant or self.label,
+                "replicate": self.replicate, "evaluation": self.evaluation.config(),
                 "metrics": self.metrics, "seed": self.seed, "batch_size": self.batch_size, "limit": self.limit,
                 "threads": self.threads, "mc_mode": self.mc_mode, "latency": self.latency}
 
@@ -151,7 +158,7 @@ def expand(name: str, bench: dict[str, Any]) -> list[Cell]:
     that order. Replicates after the first are not timed (``latency.repetitions = 0``)."""
     latency = {**DEFAULT_LATENCY, **bench.get("latency", {})}
     cells = []
-    for model in bench["models"]:
+    for index, model in enumerate(bench["models"]):
         sweep, model_evaluations = model.get("sweep", {}), evaluations(evaluation_lists(bench, model))
         for values in itertools.product(*sweep.values()):
             args = {**model.get("args", {}), **dict(zip(sweep, values, strict=True))}
@@ -159,6 +166,8 @@ def expand(name: str, bench: dict[str, Any]) -> list[Cell]:
                 cell_args = {**args, **replicate}
                 shown = {k: cell_args[k] for k in [*sweep, *replicate]} if "label" in model else cell_args
                 label = variant_label(model["name"], shown, scaling, model.get("label"))
+                pooled = {k: v for k, v in shown.items() if k not in replicate}
+                variant = variant_label(model["name"], pooled, scaling, model.get("label"))
                 for evaluation, seed, batch_size in itertools.product(
                     model_evaluations, bench.get("seeds", [0]), bench.get("batch_sizes", [32])
                 ):
@@ -168,6 +177,8 @@ def expand(name: str, bench: dict[str, Any]) -> list[Cell]:
                         metrics=bench.get("metrics"), seed=seed, batch_size=batch_size, limit=bench.get("limit"),
                         threads=bench.get("threads"), mc_mode=bench.get("mc_mode", "auto"),
                         latency=latency if timed else {**latency, "warmup": 0, "repetitions": 0},
+                        variant=variant, replicate=replicate, model_index=index,
+                        resources=dict(model.get("resources", {})),
                     ))
     return cells
 

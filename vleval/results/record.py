@@ -182,6 +182,16 @@ class Record:
         return self.cell["label"]
 
     @property
+    def variant(self) -> str:
+        """The variant's label without replicate arguments (records written before 0.2 carry none: the label)."""
+        return self.cell.get("variant", self.cell["label"])
+
+    @property
+    def replicate(self) -> dict[str, Any]:
+        """This record's replicate arguments (``{}`` when its model entry has no ``replicates`` table)."""
+        return self.cell.get("replicate", {})
+
+    @property
     def evaluation(self) -> dict[str, Any]:
         return self.cell["evaluation"]
 

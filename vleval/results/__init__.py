@@ -1,0 +1,1 @@
+"""Results: the typed record, results files, per-item sidecars, the writer's lock and output paths."""
