@@ -65,7 +65,7 @@ def test_validate_names_record_and_field(tmp_path, capsys):
     good = {"schema_version": "1.0"}
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(good) + "\nnot json\n")
-    assert main(["validate", str(path)]) == 1
+    assert main(["validate", str(path)]) == 2  # bad input: records that do not match the schema
     err = capsys.readouterr().err
     assert f"{path}:1" in err and "'run_id' is a required property" in err
     assert f"{path}:2: not a JSON record" in err

@@ -49,7 +49,7 @@ def test_leaderboard_of_records_that_all_failed_says_so(tmp_path, toy_registry, 
     bench = toy_benchmark(**{**ONE_CELL, "models": [{"name": "toy-moe", "args": {"fail": True}}],
                              "seeds": [0, 1]})
     summary = run_benchmark("toy", bench, tmp_path, registry=toy_registry)
-    assert main(["leaderboard", str(summary.path)]) == 1
+    assert main(["leaderboard", str(summary.path)]) == 2  # nothing rankable: bad input, not a failed cell
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.strip() == ("vleval: 2 records, all failed: toy-moe(fail=True): RuntimeError: toy model "

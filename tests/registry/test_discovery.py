@@ -43,7 +43,7 @@ def test_broken_plugin_is_shown_and_does_not_break_the_others(tmp_path):
     make_distribution(tmp_path, "brokenplug", {"broken": "brokenplug_mod"},
                       {"brokenplug_mod": "raise ImportError('missing dependency: libfoo')\n"})
     code, out = plugins_json(tmp_path)
-    assert code != 0
+    assert code == 2
     (broken,) = out["broken"]
     assert broken["plugin"] == "broken" and "brokenplug 0.1.0" in broken["distribution"]
     assert "missing dependency: libfoo" in broken["error"]
@@ -56,7 +56,7 @@ def test_duplicate_name_is_an_error_naming_both_distributions(tmp_path):
     make_distribution(tmp_path / "b", "beta-plugin", {"beta": "beta_mod"},
                       {"beta_mod": GOOD.format(api="1", module="beta_mod", name="same-name")})
     code, out = plugins_json(tmp_path / "a", tmp_path / "b")
-    assert code != 0
+    assert code == 2
     (conflict,) = out["conflicts"]
     assert conflict["name"] == "same-name"
     assert any("alpha-plugin" in r for r in conflict["registered_by"])
@@ -92,7 +92,7 @@ def test_incompatible_api_version_is_refused_with_a_clear_message(tmp_path):
     make_distribution(tmp_path, "future-plugin", {"future": "future_mod"},
                       {"future_mod": GOOD.format(api="2", module="future_mod", name="future-metric")})
     code, out = plugins_json(tmp_path)
-    assert code != 0
+    assert code == 2
     (broken,) = out["broken"]
     assert "API version 2" in broken["error"] and "provides 1.0" in broken["error"]
     assert not any(p["name"] == "future-metric" for p in out["plugins"])
@@ -146,7 +146,7 @@ def test_misspelled_hook_is_a_broken_plugin_naming_plugin_distribution_and_the_f
     make_distribution(tmp_path / "t", "typo-plugin", {"typo": "typo_mod"}, {"typo_mod": MISSPELLED})
     alpha, _ = two_good_distributions(tmp_path)
     proc = run_cli(tmp_path / "t", alpha)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # a broken plugin is bad input
     out = json.loads(proc.stdout)
     (broken,) = out["broken"]
     assert broken["plugin"] == "typo" and broken["distribution"] == "typo-plugin 0.1.0"
@@ -178,7 +178,7 @@ def test_load_plugins_loads_only_the_named_entry_points(tmp_path):
 def test_load_plugins_with_an_unknown_name_is_reported(tmp_path):
     alpha, _ = two_good_distributions(tmp_path)
     proc = run_cli(alpha, env={"VLEVAL_LOAD_PLUGINS": "alpah"})
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     (broken,) = json.loads(proc.stdout)["broken"]
     assert broken == {"plugin": "alpah", "distribution": "(VLEVAL_LOAD_PLUGINS)",
                       "error": "no installed entry point or distribution is named 'alpah'"}

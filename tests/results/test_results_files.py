@@ -43,7 +43,7 @@ def test_validate_and_leaderboard_name_every_bad_line(tmp_path, good_lines, caps
     path = corrupted(tmp_path / "bad.jsonl", good_lines)
     found = scan(path)
     assert [n for n, _ in found.records] == [1] and sorted(found.bad_lines) == [2, 3, 4, 5, 6, 7]
-    assert main(["validate", str(path)]) == 1
+    assert main(["validate", str(path)]) == 2  # bad input
     err = capsys.readouterr().err
     for expected in EXPECTED:
         assert f"{path}{expected}" in err, err

@@ -144,5 +144,5 @@ def test_corruptions_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     (table,) = corruption_tables(summary.results, "toy-moe(jitter=0.05)", full_scale=600)
     other = table.variants[1]
     assert "mCE" in out and f"{other.mce:.3f}" in out
-    assert main(["corruptions", str(summary.path), "--baseline", "nobody", "--full-scale", "600"]) == 1
+    assert main(["corruptions", str(summary.path), "--baseline", "nobody", "--full-scale", "600"]) == 2  # bad input: an unknown baseline label
     assert "baseline variant 'nobody'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The ``report`` and ``summary`` subcommands: argument parsing and entry points (wired in :mod:`vleval.cli.app`)."""
+"""``vleval report`` (a static HTML page with figures) and ``vleval summary`` (the Q1/Q2 research summaries)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from vleval.cli.exit_codes import ExitCode
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,18 +34,18 @@ def main_report(args: argparse.Namespace) -> int:
 
     if _missing(args.results):
         print(_missing(args.results), file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.BAD_INPUT
     if args.margin <= 0 or args.margin != args.margin:
         print(f"vleval: error: --margin must be a positive number, got {args.margin}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.BAD_INPUT
     try:
         page = write_report([Path(p) for p in args.results], Path(args.output), allow_mixed=args.allow_mixed,
                             margin=args.margin)
     except SidecarError as exc:
         print(f"vleval: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.BAD_INPUT
     print(f"report: {page}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def main_summary(args: argparse.Namespace) -> int:
@@ -55,11 +55,11 @@ def main_summary(args: argparse.Namespace) -> int:
 
     if _missing(args.results):
         print(_missing(args.results), file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.BAD_INPUT
     records, items = load_results([Path(p) for p in args.results])
     if not any(r.status == "ok" for r in records):
         print(f"vleval: no ok record in {', '.join(args.results)}: nothing to summarize", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.BAD_INPUT
     try:
         for title, lines in summary.sections(records, items):
             if lines:
@@ -67,5 +67,5 @@ def main_summary(args: argparse.Namespace) -> int:
                 print("\n".join(lines))
     except SidecarError as exc:
         print(f"vleval: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_OK
+        return ExitCode.BAD_INPUT
+    return ExitCode.OK
