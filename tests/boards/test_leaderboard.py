@@ -8,6 +8,9 @@ import pytest
 from conftest import toy_benchmark
 
 from vleval.boards import build as leaderboard
+from vleval.boards import render
+from vleval.boards.board import Row
+from vleval.boards.pareto import mark_pareto
 from vleval.executors.runner import run_benchmark
 
 
@@ -50,11 +53,11 @@ def test_refuses_different_metric_versions(records):
 
 
 def test_pareto_front():
-    rows = [leaderboard.Row(label=n, experts=None, top_k=None, active_params=None, source=a, target=None, drop=None,
+    rows = [Row(label=n, experts=None, top_k=None, active_params=None, source=a, target=None, drop=None,
                             p50_ms=t, p90_ms=t, throughput=None, seeds=1)
             for n, a, t in [("fast", 50.0, 1.0), ("accurate", 90.0, 5.0), ("dominated", 40.0, 6.0),
                             ("middle", 70.0, 2.0)]]
-    leaderboard._mark_pareto(rows)
+    mark_pareto(rows)
     assert {r.label for r in rows if r.pareto} == {"fast", "accurate", "middle"}
 
 
@@ -79,3 +82,20 @@ def test_cli_refuses_invalid_records(tmp_path, capsys):
     path.write_text('{"status": "ok", "primary_metric": {"metric": "m", "key": "k"}}\n')
     assert main(["leaderboard", str(path)]) == 2
     assert "not valid results" in capsys.readouterr().err
+
+
+def test_no_throughput_for_a_model_that_does_no_work(records):
+    idle = copy.deepcopy(records[0])
+    idle.model_info["active_params_per_token"] = 0  # e.g. a blind baseline: the timer measures call overhead only
+    (board,) = leaderboard.build([idle, records[1]])
+    rows = {r.label: r for r in board.rows}
+    assert rows[idle.label].throughput is None and rows[idle.label].p50_ms is not None
+    assert rows[records[1].label].throughput == records[1].domains["source"].throughput
+    line = next(line for line in render.render([board], "md").splitlines() if line.startswith(f"| {idle.label} |"))
+    assert line.split(" | ")[9] == "-"  # samples/s
+
+
+def test_a_margin_that_is_not_positive_is_refused(records):
+    for margin in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="equivalence margin must be a positive number"):
+            leaderboard.build(records, margin=margin)

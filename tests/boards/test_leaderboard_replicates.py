@@ -13,9 +13,11 @@ from conftest import toy_benchmark
 from scipy.stats import t as student_t
 
 from vleval.boards import build as leaderboard
+from vleval.boards import render
 from vleval.engine import machine_load
 from vleval.executors.runner import run_benchmark
 from vleval.results import sidecars as item_results
+from vleval.stats.differences import level
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +31,11 @@ def run(tmp_path_factory):
 
 
 def _seeded(record, seed, target, ci):
+    """A replicate of ``record`` as the plan makes it for ``replicates = { training_seed = [...] }``."""
     r = copy.deepcopy(record)
     r.cell["model_args"] = {**r.cell["model_args"], "training_seed": seed}
     r.cell["label"] = r.label.replace(")", f", training_seed={seed})")
+    r.cell["variant"], r.cell["replicate"] = record.label, {"training_seed": seed}
     r.cell_key = f"{r.cell_key}-{seed}"
     entry = r.domains["target"].metrics["retrieval-recall"]["rsum"]
     entry.update(value=target, ci_low=ci[0], ci_high=ci[1])
@@ -44,14 +48,14 @@ def test_training_seed_replicates_are_one_row_with_the_between_seed_spread(run):
     records = [_seeded(base, s, v, ci) for s, (v, ci) in enumerate(zip(targets, cis, strict=True))]
     (board,) = leaderboard.build(records)
     (row,) = board.rows
-    assert row.label == "toy-moe(experts=2)" and row.replicates == 3 and row.training_seeds == 3
+    assert row.label == "toy-moe(experts=2)" and row.replicates == 3 and row.distinct_replicates == 3
     mean = np.mean(targets)
     within = math.sqrt(np.mean([((hi - lo) / (2 * 1.959964)) ** 2 for lo, hi in cis]))
     between = student_t.ppf(0.975, 2) * np.std(targets, ddof=1) / math.sqrt(3)
     half = math.sqrt((1.959964 * within) ** 2 + between ** 2)
     assert row.target == pytest.approx(mean)
     assert row.target_ci == pytest.approx((mean - half, mean + half), rel=1e-6)
-    assert "3 (3 training seeds)" in leaderboard.render([board], "md")
+    assert "3 (3 × training_seed)" in render.render([board], "md")
 
 
 def test_runs_of_the_same_cells_pool_latency_as_a_median_with_an_envelope(run):
@@ -88,13 +92,11 @@ def test_scaled_variants_are_compared_with_their_base(run):
 
 
 def test_clustered_intervals_replace_the_metrics_own(run):
-    from vleval.stats import verdicts
-
     items = item_results.reader({r.cell_key: run.path for r in run.results})
     record = run.results[0]
     row = next(r for r in leaderboard.build(run.results, items=items)[0].rows if r.label == record.label)
-    _, low, high = verdicts.level(items(record)["target"], "rsum")
-    assert row.target_ci == pytest.approx((low, high))
+    found = level(items(record)["target"], "rsum")
+    assert row.target_ci == (found.low, found.high)
 
 
 def test_machine_load_flags_contention_by_hand():

@@ -1,5 +1,5 @@
-"""vleval.stats.corruptions: error per corruption and severity, mean, CE and mCE against a named baseline, checked against
-hand computations; and on records of a real (toy) run."""
+"""vleval.stats.corruptions: error per corruption and severity, mean, CE and mCE against a named baseline, checked
+against hand computations; and on records of a real (toy) run."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from conftest import explicit_registry
-from rich.console import Console
 
 import vleval_shifts.plugin
 from vleval.executors.runner import run_benchmark
 from vleval.results.record import DatasetInfo, Domain, PrimaryMetric, Record
-from vleval.stats.corruptions import CorruptionTableError, corruption_tables, print_corruption_table
+from vleval.stats.corruptions import CorruptionTableError, corruption_tables
 
 DATASET = {"name": "toy-questions", "args": {"n": 6}}
 
@@ -23,13 +22,13 @@ def _domain(accuracy: float) -> Domain:
 
 
 def _record(label: str, corruption: str, severity: int, target: float, source: float, seed: int = 0,
-            status: str = "ok", dataset: dict | None = None) -> dict:
+            status: str = "ok", dataset: dict | None = None) -> Record:
     cell = {"label": label, "evaluation": {"kind": "shift", "name": "corruption", "args": {
         "dataset": dataset or DATASET, "corruption": corruption, "severity": severity}}}
     record = Record(run_id="r", cell_key=f"{label}{corruption}{severity}{seed}", benchmark="b", cell=cell, seed=seed,
                     started_at="now", status=status, domains={"source": _domain(source), "target": _domain(target)},
                     primary_metric=PrimaryMetric("mc-accuracy", "accuracy", True))
-    return record.to_json()
+    return Record.from_json(record.to_json())  # as read from a results file
 
 
 # accuracies (percent) on target; the source (clean) accuracy is 90 for the baseline, 95 for "better"
@@ -40,7 +39,7 @@ ACC = {
 CLEAN = {"base": 90, "better": 95}
 
 
-def _records() -> list[dict]:
+def _records() -> list[Record]:
     return [_record(label, c, s, acc, CLEAN[label]) for label, by_c in ACC.items() for c, by_s in by_c.items()
             for s, acc in by_s.items()]
 
@@ -75,8 +74,8 @@ def test_seeds_are_averaged_and_failed_records_ignored() -> None:
 
 
 def test_missing_severity_gives_no_ce_and_says_so() -> None:
-    records = [r for r in _records() if not (r["cell"]["label"] == "better" and r["cell"]["evaluation"]["args"][
-        "corruption"] == "contrast" and r["cell"]["evaluation"]["args"]["severity"] == 3)]
+    records = [r for r in _records() if not (r.label == "better" and r.evaluation["args"]["corruption"] == "contrast"
+                                             and r.evaluation["args"]["severity"] == 3)]
     (table,) = corruption_tables(records, "base")
     better = table.variants[1]
     assert better.ce["contrast"] is None and better.mce == pytest.approx(0.5) and better.mce_corruptions == 1
@@ -98,14 +97,6 @@ def test_clear_errors() -> None:
         corruption_tables([_record("base", "fog", 1, 450, 500)], "base")
     (table,) = corruption_tables([_record("base", "fog", 1, 450, 500)], "base", full_scale=600)
     assert table.variants[0].errors["fog"][1] == pytest.approx(150)
-
-
-def test_print_corruption_table() -> None:
-    console = Console(record=True, width=200)
-    tables = print_corruption_table(_records(), "base", console=console)
-    text = console.export_text()
-    assert len(tables) == 1 and "mCE" in text and "better" in text
-    assert f"{(0.5 + 110 / 90) / 2:.3f}" in text  # better's mCE, as computed by hand above
 
 
 def test_on_a_real_run(tmp_path: Path) -> None:
@@ -144,5 +135,6 @@ def test_corruptions_command(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     (table,) = corruption_tables(summary.results, "toy-moe(jitter=0.05)", full_scale=600)
     other = table.variants[1]
     assert "mCE" in out and f"{other.mce:.3f}" in out
-    assert main(["corruptions", str(summary.path), "--baseline", "nobody", "--full-scale", "600"]) == 2  # bad input: an unknown baseline label
+    # bad input: an unknown baseline label
+    assert main(["corruptions", str(summary.path), "--baseline", "nobody", "--full-scale", "600"]) == 2
     assert "baseline variant 'nobody'" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 from vleval.api.model import IMAGE, TEXT, RoutingTrace
 from vleval.engine import routing
 from vleval.stats import routing as analytics
+from vleval.stats.bootstrap import multiplicities
 
 
 def test_balance_by_hand_and_against_scipy():
@@ -107,28 +108,33 @@ def test_item_shift_and_flip_auc_against_independent_computations():
 
 
 def test_flip_auc_interval_is_the_bootstrap_of_concatenated_cluster_resamples():
-    # the interval must equal resampling whole clusters one draw at a time and ranking each resample; scores
-    # with many ties and unequal clusters, so ties and repeated clusters both matter
+    # the interval must equal resampling whole clusters (the engine's multiplicities: cluster i drawn w[i] times),
+    # concatenating, and ranking the resampled items right on the source; scores with many ties and unequal
+    # clusters, so ties and repeated clusters both matter
     rng = np.random.default_rng(11)
     n = 90
     scores = rng.integers(0, 7, n) / 7
     flips = rng.random(n) < 0.35
+    source_ok = rng.random(n) < 0.8
     clusters = rng.integers(0, 25, n) * 3  # codes need not be 0..k-1
-    shift = analytics.ItemShift([1], [(0.0, 0.0, 0.0)], scores, np.ones(n, dtype=bool), ~flips, clusters)
+    shift = analytics.ItemShift([1], [(0.0, 0.0, 0.0)], scores, source_ok, ~flips, clusters)
     result = analytics.flip_auc(shift, resamples=300, seed=4)
     groups = [np.flatnonzero(clusters == c) for c in np.unique(clusters)]
-    draw = np.random.default_rng(4)
+    (weights,) = multiplicities(4, 300, len(groups))
     draws = []
-    for _ in range(300):
-        index = np.concatenate([groups[g] for g in draw.integers(0, len(groups), len(groups))])
+    for draw in weights:
+        index = np.concatenate([groups[g] for g, times in enumerate(draw.astype(int)) for _ in range(times)])
+        index = index[source_ok[index]]
         draws.append(analytics.auc(scores[index], flips[index]))
     low, high = np.nanquantile(np.array(draws), [0.025, 0.975])
     assert (result.low, result.high) == (float(low), float(high))
-    assert result.auc == pytest.approx(roc_auc_score(flips, scores))
+    assert result.auc == pytest.approx(roc_auc_score(flips[source_ok], scores[source_ok]))
+    assert (result.flipped, result.kept) == (int((flips & source_ok).sum()), int((~flips & source_ok).sum()))
     one = analytics.ItemShift([1], [(0.0, 0.0, 0.0)], scores[:4], np.ones(4, dtype=bool),
                               np.array([True, False, True, True]), np.zeros(4, dtype=int))
     single = analytics.flip_auc(one, resamples=50)  # one cluster: every resample is the data itself
     assert single.low == single.high == single.auc == analytics.auc(scores[:4], np.array([False, True, False, False]))
+
 
 def test_routing_shift_and_layer_table_from_a_record_without_new_fields():
     load_s, load_t = [0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]

@@ -49,7 +49,7 @@ def main_report(args: argparse.Namespace) -> int:
 
 
 def main_summary(args: argparse.Namespace) -> int:
-    from vleval.boards import summaries as summary
+    from vleval.boards.summaries import section_text, sections
     from vleval.report import load_results
     from vleval.results.sidecars import SidecarError
 
@@ -61,10 +61,10 @@ def main_summary(args: argparse.Namespace) -> int:
         print(f"vleval: no ok record in {', '.join(args.results)}: nothing to summarize", file=sys.stderr)
         return ExitCode.BAD_INPUT
     try:
-        for title, lines in summary.sections(records, items):
-            if lines:
-                print(f"\n{title}")
-                print("\n".join(lines))
+        for section in sections(records, items):
+            if not section.empty:
+                print(f"\n{section.title}")
+                print("\n".join(section_text(section)))
     except SidecarError as exc:
         print(f"vleval: error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT

@@ -18,6 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        help="rank records whose data hash, metric version or hardware differ")
     board.add_argument("--margin", type=float, default=1.0, help="equivalence margin (metric units) for top-k / "
                        "pruned variants vs their base (default %(default)s)")
+    board.add_argument("--wide", action="store_true", help="console table: every column (E, k, active params, the "
+                       "intervals of source/target/p50, p90, samples/s); default: the compact board that fits 120 "
+                       "columns (md, csv and json always hold every column)")
     board.set_defaults(handler=cmd_leaderboard)
 
     validate = subparsers.add_parser("validate", help="check results files against result.schema.json")
@@ -45,9 +48,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vleval.boards import build as leaderboard
-    from vleval.results import sidecars as item_results
+    from vleval.boards.render import render
+    from vleval.results import sidecars
     from vleval.results.store import load
 
+    if not args.margin > 0:
+        print(f"vleval: error: --margin must be a positive number, got {args.margin}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     records, homes = [], {}
     for path in args.results:
         for record in load([path]):
@@ -57,9 +64,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if nothing:
         print(f"vleval: {nothing}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    boards = leaderboard.build(records, allow_mixed=args.allow_mixed, items=item_results.reader(homes),
+    boards = leaderboard.build(records, allow_mixed=args.allow_mixed, items=sidecars.reader(homes),
                                margin=args.margin)
-    out = leaderboard.render(boards, args.format)
+    out = render(boards, args.format, wide=args.wide)
     if isinstance(out, str):
         print(out)
     else:
@@ -70,8 +77,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from vleval.boards.comparison import render
     from vleval.results.sidecars import SidecarError
-    from vleval.stats.compare import CompareError, compare_results, render
+    from vleval.stats.compare import CompareError, compare_results
 
     try:
         results = compare_results(args.results, args.a, args.b, resamples=args.resamples)
@@ -94,15 +102,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return ExitCode.BAD_INPUT if problems else ExitCode.OK
 
 
-
 def cmd_corruptions(args: argparse.Namespace) -> int:
+    from vleval.boards.corruptions import corruption_tables_rich
     from vleval.results.store import load
-    from vleval.stats.corruptions import CorruptionTableError, print_corruption_table
+    from vleval.stats.corruptions import CorruptionTableError, corruption_tables
 
     try:
-        print_corruption_table(load(args.results), args.baseline, wide_console(), metric=args.metric,
-                               higher_is_better=not args.lower_is_better, full_scale=args.full_scale)
+        tables = corruption_tables(load(args.results), args.baseline, metric=args.metric,
+                                   higher_is_better=not args.lower_is_better, full_scale=args.full_scale)
     except CorruptionTableError as exc:
         print(f"vleval corruptions: {', '.join(args.results)}: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    console = wide_console()
+    for table in corruption_tables_rich(tables):
+        console.print(table)
     return ExitCode.OK

@@ -9,19 +9,25 @@ reported). For each outcome of the task:
   bootstrap;
 - captioning: every per-image score both sides carry (e.g. ``cider``), paired cluster bootstrap of the mean.
 
-Differences are ``b - a`` in percentage points (scores: their own unit); p-values of one comparison set are
-Holm-adjusted together, and ``significant`` uses the adjusted value at ``alpha``.
+Differences are ``b - a`` in percentage points (scores: their own unit), from the boards' engine
+(:mod:`vleval.stats.differences`): the same rows, seed and resamples give the board's numbers bit for bit. P-values
+of one comparison set are Holm-adjusted together, and ``significant`` uses the adjusted value at ``alpha``.
+Rendering: :mod:`vleval.boards.comparison`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
 
-import numpy as np
-
-from vleval.stats.paired import Difference, bootstrap_difference, holm, mcnemar
-
-KS = (1, 5, 10)
+from vleval.results import sidecars
+from vleval.results.record import Record
+from vleval.results.store import load
+from vleval.stats.bootstrap import RESAMPLES
+from vleval.stats.differences import ALPHA, Difference, Outcome, difference
+from vleval.stats.outcomes import DIRECTIONS, RECALL_AT, Rows, mean_ratios, metric_ratios
+from vleval.stats.pvalues import holm, mcnemar
 
 
 @dataclass(frozen=True)
@@ -31,76 +37,71 @@ class Comparison:
     items: int
     a: float
     b: float
-    difference: Difference
+    difference: Difference  # b - a
     p_value: float
     p_adjusted: float = float("nan")
 
-    def significant(self, alpha: float = 0.05) -> bool:
+    def significant(self, alpha: float = ALPHA) -> bool:
         return self.p_adjusted < alpha
 
 
-def _pair(a_rows: list[dict], b_rows: list[dict], kind: str) -> tuple[list[dict], list[dict]]:
-    b_by_id = {(r["kind"], r["id"]): r for r in b_rows}
-    pairs = [(r, b_by_id[(kind, r["id"])]) for r in a_rows if r["kind"] == kind and (kind, r["id"]) in b_by_id]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+@dataclass(frozen=True)
+class Block:
+    """The comparisons of one pair of domains (``title`` says which), Holm-adjusted together."""
+
+    title: str
+    comparisons: list[Comparison]
 
 
-def _compare(outcome: str, a: np.ndarray, b: np.ndarray, clusters: list[str], scale: float,
-             resamples: int, seed: int, binary: bool) -> Comparison:
-    codes = _codes(clusters)
-    diff = bootstrap_difference(a * scale, b * scale, clusters=codes, resamples=resamples, seed=seed)
-    if binary and len(set(codes)) == len(codes):  # McNemar assumes independent pairs: only without clusters
-        test, p = "McNemar exact", mcnemar(a.astype(bool), b.astype(bool)).p_value
+def _pair(a_rows: Rows, b_rows: Rows, kind: str) -> tuple[Rows, Rows]:
+    """The rows of ``kind`` both sides evaluated, each side in its own order."""
+    a_ids = {r["id"] for r in a_rows if r["kind"] == kind}
+    b_ids = {r["id"] for r in b_rows if r["kind"] == kind}
+    shared = a_ids & b_ids
+    return ([r for r in a_rows if r["kind"] == kind and r["id"] in shared],
+            [r for r in b_rows if r["kind"] == kind and r["id"] in shared])
+
+
+def _compare(outcome: str, a: Rows, b: Rows, key: str, statistic: Outcome, resamples: int, seed: int,
+             binary: bool) -> Comparison | None:
+    found = difference(a, b, key, outcome=statistic, resamples=resamples, seed=seed)
+    if found is None:
+        return None
+    independent = len({r["cluster"] for r in a}) == len(a)
+    if binary and independent:  # McNemar assumes independent pairs: only without clusters
+        by_id = {r["id"]: bool(r["correct"]) for r in b}
+        test, p = "McNemar exact", mcnemar([bool(r["correct"]) for r in a], [by_id[r["id"]] for r in a]).p_value
     else:
-        test, p = "paired cluster bootstrap", diff.p_value
-    return Comparison(outcome, test, len(a), float(a.mean() * scale), float(b.mean() * scale), diff, p)
+        test, p = "paired cluster bootstrap", found.p_value
+    return Comparison(outcome, test, len(a), found.first, found.second, found.reversed(), p)
 
 
-def _codes(clusters: list[str]) -> list[int]:
-    index: dict[str, int] = {}
-    return [index.setdefault(c, len(index)) for c in clusters]
-
-
-def compare_rows(a_rows: list[dict], b_rows: list[dict], *, resamples: int = 2000, seed: int = 0) -> list[Comparison]:
+def compare_rows(a_rows: Rows, b_rows: Rows, *, resamples: int = RESAMPLES, seed: int = 0) -> list[Comparison]:
     """All comparisons the rows' task supports, Holm-adjusted together."""
-    out: list[Comparison] = []
-    kinds = {r["kind"] for r in a_rows}
-    if "question" in kinds:
-        ra, rb = _pair(a_rows, b_rows, "question")
-        if ra:
-            a = np.array([r["correct"] for r in ra], dtype=float)
-            b = np.array([r["correct"] for r in rb], dtype=float)
-            out.append(_compare("accuracy", a, b, [r["cluster"] for r in ra], 100.0, resamples, seed, True))
-    for kind, key, prefix in (("text", "t2i_rank", "t2i"), ("image", "i2t_rank", "i2t")):
+    found: list[Comparison | None] = []
+    ra, rb = _pair(a_rows, b_rows, "question")
+    if ra:
+        found.append(_compare("accuracy", ra, rb, "accuracy", metric_ratios, resamples, seed, True))
+    for direction in ("t2i", "i2t"):
+        kind, rank = DIRECTIONS[direction]
         ra, rb = _pair(a_rows, b_rows, kind)
-        if not ra or key not in ra[0]:
-            continue
-        ranks_a = np.array([r[key] for r in ra])
-        ranks_b = np.array([r[key] for r in rb])
-        for k in KS:
-            out.append(_compare(f"{prefix}_r{k}", (ranks_a < k).astype(float), (ranks_b < k).astype(float),
-                                [r["cluster"] for r in ra], 100.0, resamples, seed, False))
+        if ra and rank in ra[0]:
+            found += [_compare(f"{direction}_r{k}", ra, rb, f"{direction}_r{k}", metric_ratios, resamples, seed,
+                               False) for k in RECALL_AT]
     ra, rb = _pair(a_rows, b_rows, "image")
     if ra and "i2t_rank" not in ra[0]:  # captioning rows: every per-image score both sides have
-        shared = sorted(k for k in ra[0] if isinstance(ra[0][k], (int, float)) and not isinstance(ra[0][k], bool)
+        shared = sorted(k for k, v in ra[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                         and k in rb[0])
-        for key in shared:
-            a = np.array([r[key] for r in ra], dtype=float)
-            b = np.array([r[key] for r in rb], dtype=float)
-            out.append(_compare(key, a, b, [r["cluster"] for r in ra], 1.0, resamples, seed, False))
-    adjusted = holm([c.p_value for c in out])
-    return [Comparison(c.outcome, c.test, c.items, c.a, c.b, c.difference, c.p_value, p)
-            for c, p in zip(out, adjusted, strict=True)]
-
-
-# ------------------------------------------------------------------------------------------- records and output
+        found += [_compare(key, ra, rb, key, mean_ratios, resamples, seed, False) for key in shared]
+    out = [c for c in found if c is not None]
+    return [replace(c, p_adjusted=p) for c, p in zip(out, holm([c.p_value for c in out]), strict=True)]
 
 
 class CompareError(ValueError):
     """The records asked for cannot be compared (not found, not ok, no per-item results, nothing shared)."""
 
 
-def _select(records: list, selector: str) -> list:
+def _select(records: list[Record], selector: str) -> list[Record]:
     found = [r for r in records if r.label == selector or r.cell_key.startswith(selector)]
     if not found:
         labels = sorted({r.label for r in records})
@@ -112,20 +113,13 @@ def _select(records: list, selector: str) -> list:
     return usable
 
 
-def _evaluation(record) -> str:
-    import json
-
+def _evaluation(record: Record) -> str:
     return json.dumps(record.evaluation, sort_keys=True)
 
 
-def compare_results(paths: list, a: str, b: str | None, *, resamples: int = 2000, seed: int = 0) -> list[dict]:
+def compare_results(paths: list, a: str, b: str | None, *, resamples: int = RESAMPLES, seed: int = 0) -> list[Block]:
     """Comparisons of variant ``a`` with ``b`` on every evaluation and domain both have; with ``b = None``, the
     shift drop of ``a``: its target against its source, item by item."""
-    from pathlib import Path
-
-    from vleval.results import sidecars as item_results
-    from vleval.results.store import load
-
     home: dict[str, Path] = {}  # cell key -> the results file its sidecar path is relative to
     records = []
     for path in map(Path, paths):
@@ -136,11 +130,10 @@ def compare_results(paths: list, a: str, b: str | None, *, resamples: int = 2000
     out = []
     if b is None:
         for record in side_a:
-            rows = item_results.read(home[record.cell_key], record.items)
+            rows = sidecars.read(home[record.cell_key], record.items)
             if "source" in rows and "target" in rows:
-                out.append({"title": f"{record.label}: target vs source on {record.evaluation.get('name')}",
-                            "comparisons": compare_rows(rows["source"], rows["target"], resamples=resamples,
-                                                        seed=seed)})
+                out.append(Block(f"{record.label}: target vs source on {record.evaluation.get('name')}",
+                                 compare_rows(rows["source"], rows["target"], resamples=resamples, seed=seed)))
         if not out:
             raise CompareError(f"{a!r}: no shift record with per-item source and target results")
         return out
@@ -149,33 +142,12 @@ def compare_results(paths: list, a: str, b: str | None, *, resamples: int = 2000
         other = side_b.get(_evaluation(record))
         if other is None:
             continue
-        rows_a = item_results.read(home[record.cell_key], record.items)
-        rows_b = item_results.read(home[other.cell_key], other.items)
+        rows_a = sidecars.read(home[record.cell_key], record.items)
+        rows_b = sidecars.read(home[other.cell_key], other.items)
         for domain in (d for d in rows_a if d in rows_b):
-            out.append({"title": f"{other.label} vs {record.label} on {record.evaluation.get('name')} [{domain}]",
-                        "comparisons": compare_rows(rows_a[domain], rows_b[domain], resamples=resamples,
-                                                    seed=seed)})
+            out.append(Block(f"{other.label} vs {record.label} on {record.evaluation.get('name')} [{domain}]",
+                             compare_rows(rows_a[domain], rows_b[domain], resamples=resamples, seed=seed)))
     if not out:
         raise CompareError(f"{a!r} and {b!r} share no evaluation with per-item results")
     return out
 
-
-def render(results: list[dict], alpha: float = 0.05) -> str:
-    """Plain-text tables: estimate, CI, the test, raw and Holm-adjusted p, and ``*`` when significant."""
-    lines = []
-    for block in results:
-        lines.append(block["title"])
-        if not block["comparisons"]:
-            lines.append("  no item was evaluated on both sides (different datasets: this difference is not paired)")
-            continue
-        lines.append(f"  {'outcome':<10} {'items':>6} {'a':>8} {'b':>8} {'b - a':>8} {'95% CI':>19}  "
-                     f"{'test':<25} {'p':>8} {'p (Holm)':>9}")
-        for c in block["comparisons"]:
-            d = c.difference
-            mark = " *" if c.significant(alpha) else ""
-            lines.append(f"  {c.outcome:<10} {c.items:>6} {c.a:>8.2f} {c.b:>8.2f} {d.estimate:>+8.2f} "
-                         f"[{d.low:>+7.2f}, {d.high:>+7.2f}]  {c.test:<25} {c.p_value:>8.4f} {c.p_adjusted:>9.4f}"
-                         f"{mark}")
-    lines.append(f"* significant at alpha = {alpha} after Holm's correction across the outcomes of each block; "
-                 "intervals: paired cluster bootstrap (percentile)")
-    return "\n".join(lines)

@@ -11,7 +11,8 @@ seeds):
   the (uncorrupted) source, and relative mCE its mean.
 
 A CE is ``None`` (shown ``-``) where the variant lacks a severity the baseline has or the baseline's denominator is
-not positive; an mCE then averages the corruptions that have one and says how many.
+not positive; an mCE then averages the corruptions that have one and says how many. Rendering:
+:mod:`vleval.boards.corruptions`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from vleval.results.record import Record
 
@@ -52,10 +52,6 @@ class CorruptionTable:
     variants: list[VariantErrors]
 
 
-def _record(r: Record | dict[str, Any]) -> Record:
-    return r if isinstance(r, Record) else Record.from_json(r)
-
-
 def _error(value: float, higher_is_better: bool, full_scale: float, where: str) -> float:
     if not higher_is_better:
         return float(value)
@@ -74,7 +70,7 @@ def _ratio(num: list[float], den: list[float]) -> float | None:
     return sum(num) / d if d > 0 else None
 
 
-def corruption_tables(records: Iterable[Record | dict[str, Any]], baseline_label: str, *,
+def corruption_tables(records: Iterable[Record], baseline_label: str, *,
                       shift: str = "corruption", metric: str | None = None, higher_is_better: bool = True,
                       full_scale: float = 100.0) -> list[CorruptionTable]:
     """One table per wrapped dataset (and metric) from the ``ok`` records of shift ``shift``.
@@ -86,8 +82,7 @@ def corruption_tables(records: Iterable[Record | dict[str, Any]], baseline_label
     cells: dict[tuple[str, str], dict[str, dict[tuple[str, int], list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
     clean: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for raw in records:
-        r = _record(raw)
+    for r in records:
         evaluation = r.evaluation
         if r.status != "ok" or evaluation.get("kind") != "shift" or evaluation.get("name") != shift:
             continue
@@ -144,38 +139,3 @@ def _table(dataset: str, metric: str, baseline: str, by_label: dict[str, dict[tu
     severities = sorted({s for v in variants.values() for by_s in v.errors.values() for s in by_s})
     ordered = [base] + sorted((v for v in variants.values() if v is not base), key=lambda v: v.label)
     return CorruptionTable(dataset, metric, baseline, corruptions, severities, ordered)
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def print_corruption_table(records: Iterable[Record | dict[str, Any]], baseline_label: str, console: Any = None,
-                           **options: Any) -> list[CorruptionTable]:
-    """Print, per wrapped dataset, each variant's error per corruption and severity with its mean and CE, then
-    clean error, mCE and relative mCE; return the tables. ``options`` go to :func:`corruption_tables`."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = console or Console()
-    tables = corruption_tables(records, baseline_label, **options)
-    for t in tables:
-        detail = Table(title=f"corruption errors on {t.dataset} ({t.metric}; error = full scale - value; "
-                             f"CE vs {t.baseline})")
-        for column in ("variant", "corruption", *(f"s{s}" for s in t.severities), "mean", "CE", "rel. CE"):
-            detail.add_column(column, justify="left" if column in ("variant", "corruption") else "right")
-        for v in t.variants:
-            for c in t.corruptions:
-                by_s = v.errors.get(c, {})
-                detail.add_row(v.label, c, *(_fmt(by_s.get(s)) for s in t.severities), _fmt(v.mean.get(c)),
-                               _fmt(v.ce.get(c), 3), _fmt(v.relative_ce.get(c), 3))
-        console.print(detail)
-        summary = Table(title=f"mCE on {t.dataset} (baseline {t.baseline}, {len(t.corruptions)} corruptions)")
-        for column in ("variant", "clean error", "mean corruption error", "mCE", "relative mCE", "corruptions"):
-            summary.add_column(column, justify="left" if column == "variant" else "right")
-        for v in t.variants:
-            means = list(v.mean.values())
-            summary.add_row(v.label, _fmt(v.clean), _fmt(_mean(means) if means else None), _fmt(v.mce, 3),
-                            _fmt(v.relative_mce, 3), f"{v.mce_corruptions}/{len(t.corruptions)}")
-        console.print(summary)
-    return tables

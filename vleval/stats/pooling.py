@@ -1,4 +1,5 @@
-"""Statistics of one leaderboard row pooled over its replicates (runs, evaluation seeds, training seeds).
+"""Statistics of one leaderboard row pooled over its replicates (runs, evaluation seeds, the model entry's
+``replicates``, e.g. training seeds).
 
 - accuracy (source, target, drop): the mean of the replicates; its 95 % interval combines the within-replicate
   interval (clustered bootstrap from per-item rows, else the metric's own; the mean of their variances, since
@@ -12,13 +13,12 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from dataclasses import dataclass
 from statistics import median
 
 from vleval.results.record import Record
+from vleval.stats.confidence import Z
 
-Z = 1.959963984540054
 Interval = tuple[float, float]
 
 
@@ -34,7 +34,7 @@ def _t975(df: int) -> float:
     """The 97.5 % quantile of Student's t with ``df`` degrees of freedom, once per ``df``. ``scipy.special``'s
     ``stdtrit`` is what ``scipy.stats.t.ppf`` computes it with (same value), without importing ``scipy.stats``
     (a second or more)."""
-    from scipy.special import stdtrit
+    from scipy.special import stdtrit  # scipy: heavy, imported when a row pools replicates
 
     return float(stdtrit(df, 0.975))
 
@@ -55,43 +55,32 @@ def pool(values: list[float | None], intervals: list[Interval | None]) -> Pooled
     return Pooled(estimate, (estimate - half, estimate + half), n)
 
 
-def pooled_latency(records: list[Record]) -> dict[str, object]:
-    """``p50_ms``, ``p50_ci``, ``p90_ms``, ``throughput`` over the replicates that were timed, and ``timed``."""
+@dataclass(frozen=True)
+class PooledLatency:
+    """Latency over the replicates that were timed (``timed`` of them; 0: every field ``None``)."""
+
+    p50_ms: float | None = None
+    p50_ci: Interval | None = None
+    p90_ms: float | None = None
+    throughput: float | None = None
+    timed: int = 0
+
+
+def pooled_latency(records: list[Record]) -> PooledLatency:
+    """Median p50, p90 and throughput of the timed replicates, with the p50's interval (see the module)."""
     timed = [r.timed for r in records if r.timed is not None and r.timed.p50_ms is not None]
     if not timed:
-        return {"p50_ms": None, "p50_ci": None, "p90_ms": None, "throughput": None, "timed": 0}
+        return PooledLatency()
     cis = [(d.latency.get("sample_ms_ci") or {}).get("p50") for d in timed]
     ci = tuple(cis[0]) if len(timed) == 1 and cis[0] else None
     if len(timed) > 1 and all(cis):
         ci = (min(c[0] for c in cis), max(c[1] for c in cis))
     throughput = [d.throughput for d in timed if d.throughput is not None]
-    return {"p50_ms": median(d.p50_ms for d in timed), "p50_ci": ci,
-            "p90_ms": median(d.p90_ms for d in timed if d.p90_ms is not None) if any(d.p90_ms for d in timed)
-            else None, "throughput": median(throughput) if throughput else None, "timed": len(timed)}
-
-
-_SEED_ARG = re.compile(r"(, )?training_seed=[^,)]*(, )?")
+    p90 = median(d.p90_ms for d in timed if d.p90_ms is not None) if any(d.p90_ms for d in timed) else None
+    return PooledLatency(median(d.p50_ms for d in timed), ci, p90, median(throughput) if throughput else None,
+                         len(timed))
 
 
 def variant_label(record: Record) -> str:
-    """The record's label without ``training_seed=...``: replicates of one variant over training seeds share it."""
-    label = record.label
-    if "training_seed" not in (record.cell.get("model_args") or {}):
-        return label
-    label = _SEED_ARG.sub(lambda m: ", " if m.group(1) and m.group(2) else "", label)
-    return label.replace("()", "")
-
-
-def training_seed(record: Record) -> object:
-    return (record.cell.get("model_args") or {}).get("training_seed")
-
-
-def base_of(record: Record) -> tuple | None:
-    """For an inference-time scaled variant (top-k, pruning): the identity of its unscaled base variant."""
-    return identity(record) if record.cell.get("scaling") else None
-
-
-def identity(record: Record) -> tuple:
-    """Model and arguments (training seed left out): what a scaled variant and its base share."""
-    args = {k: v for k, v in (record.cell.get("model_args") or {}).items() if k != "training_seed"}
-    return (record.cell.get("model"), tuple(sorted((k, str(v)) for k, v in args.items())))
+    """Transition only (``vleval/report/figures.py`` calls it): use ``record.variant``."""
+    return record.variant

@@ -23,6 +23,7 @@ import numpy as np
 
 from vleval.engine.routing import balance
 from vleval.results.record import Record
+from vleval.stats.bootstrap import cluster_codes, interval, multiplicities
 
 
 def jsd(p: np.ndarray, q: np.ndarray) -> float:
@@ -105,14 +106,12 @@ def item_shift(source: list[dict], target: list[dict], *, resamples: int = 1000,
         width = max(len(p[side]["routing"].get(str(layer), [])) for p in pairs)
         return np.array([p[side]["routing"].get(str(layer), [0] * width) for p in pairs], dtype=np.float64)
 
-    from vleval.stats.verdicts import seeded_weights
-
-    codes: dict[str, int] = {}
-    clusters = np.array([codes.setdefault(a["cluster"], len(codes)) for a, _ in pairs])
+    codes = cluster_codes(a["cluster"] for a, _ in pairs)
+    clusters = np.array([codes[a["cluster"]] for a, _ in pairs])
     # cluster multiplicities of each resample (drawn once for every record with as many clusters), applied to
     # per-cluster sums of every layer's and side's counts in one product: the item-level product regrouped
     # (counts are integers, so the sums are exact and equal)
-    (weights,) = seeded_weights(seed, resamples, len(codes))
+    (weights,) = multiplicities(seed, resamples, len(codes))
     matrices = [counts(side, layer) for layer in layers for side in (0, 1)]
     per_cluster = np.zeros((len(codes), sum(m.shape[1] for m in matrices)))
     np.add.at(per_cluster, clusters, np.hstack(matrices))
@@ -123,8 +122,8 @@ def item_shift(source: list[dict], target: list[dict], *, resamples: int = 1000,
         per_item.append(_jsd_rows(s, t))
         estimate = jsd(s.sum(axis=0), t.sum(axis=0)) if s.sum() > 0 and t.sum() > 0 else float("nan")
         draws = _jsd_rows(drawn_s, drawn_t)
-        low, high = np.nanquantile(draws, [0.025, 0.975]) if np.isfinite(draws).any() else (np.nan, np.nan)
-        summaries.append((estimate, float(low), float(high)))
+        low, high = interval(draws) if np.isfinite(draws).any() else (np.nan, np.nan)
+        summaries.append((estimate, low, high))
     with warnings.catch_warnings():  # an item without image tokens in any layer: NaN, left out later
         warnings.simplefilter("ignore", RuntimeWarning)
         mean_jsd = np.nanmean(np.vstack(per_item), axis=0)
@@ -159,27 +158,18 @@ class FlipAUC:
 
 def flip_auc(shift: ItemShift, *, resamples: int = 1000, seed: int = 0) -> FlipAUC | None:
     """Does an item's routing JSD predict that it flips to wrong? AUC among items right on the source (positives:
-    wrong on the target), 95 % cluster-bootstrap interval. ``None`` without both outcomes."""
+    wrong on the target), with a 95 % cluster-bootstrap interval: every cluster of the shift resampled (the draws
+    of :func:`item_shift`), the AUC taken among the resampled items right on the source. ``None`` without both
+    outcomes."""
     keep = shift.source_correct & np.isfinite(shift.item_jsd)
-    scores, labels, clusters = shift.item_jsd[keep], ~shift.target_correct[keep], shift.clusters[keep]
+    scores, labels = shift.item_jsd[keep], ~shift.target_correct[keep]
     if labels.all() or not labels.any():
         return None
-    estimate = auc(scores, labels)
-    _, group = np.unique(clusters, return_inverse=True)
+    _, group = np.unique(shift.clusters, return_inverse=True)  # each item's cluster column, all clusters
     group = group.ravel()
-    groups = int(group.max()) + 1
-    # the draws of one ``rng.integers(0, groups, groups)`` per resample (the same stream), as multiplicities
-    picks = np.random.default_rng(seed).integers(0, groups, size=(resamples, groups))
-    draws_arr = _weighted_auc(_multiplicities(picks), scores, labels, group)
-    low, high = np.nanquantile(draws_arr, [0.025, 0.975])
-    return FlipAUC(estimate, float(low), float(high), int(labels.sum()), int((~labels).sum()))
-
-
-def _multiplicities(picks: np.ndarray) -> np.ndarray:
-    """``[resamples, groups]`` counts of each group among a resample's picks."""
-    resamples, groups = picks.shape
-    offsets = picks + groups * np.arange(resamples)[:, None]
-    return np.bincount(offsets.ravel(), minlength=resamples * groups).reshape(resamples, groups).astype(np.float64)
+    (weights,) = multiplicities(seed, resamples, int(group.max()) + 1)
+    low, high = interval(_weighted_auc(weights, scores, labels, group[keep]))
+    return FlipAUC(auc(scores, labels), low, high, int(labels.sum()), int((~labels).sum()))
 
 
 def _weighted_auc(weights: np.ndarray, scores: np.ndarray, labels: np.ndarray, group: np.ndarray) -> np.ndarray:
