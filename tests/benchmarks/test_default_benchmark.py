@@ -70,8 +70,8 @@ def test_top_k_changes_active_parameters(records):
 
 def test_research_summaries_are_produced(records):
     typed = [Record.from_json(r) for r in records]
-    q1 = summary.expert_scaling(typed)
-    q2 = summary.specialization(typed)
+    q1 = summary.section_text(summary.expert_scaling(typed))
+    q2 = summary.section_text(summary.specialization(typed))
     assert any("mini-flickr30k->mini-mscoco" in line for line in q1)
     assert any("mini-natural->synthetic" in line for line in q1)
     assert any("L1=" in line for line in q2)
