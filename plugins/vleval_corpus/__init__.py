@@ -38,7 +38,7 @@ the position; some name the size.
 **MMBench questions**: category ``color`` (l2 ``attribute_recognition``), ``shape`` (``object_recognition``),
 ``digit`` (``ocr``) and ``position`` (``spatial_reasoning``). Options are words of the vocabulary: colour names,
 shape names, digits ``"0"``-``"9"`` and position names such as ``"top left"``; an image-text model can answer by
-scoring the image against each option. Rotation ``r`` of base question ``b`` has index ``b + r * 1_000_000`` and
+scoring the image against each option. Rotation ``r`` of base question ``b`` has index ``b + r * CIRCULAR_BASE`` and
 options shifted by ``r``; its ``image`` field is ``b`` (a reference to the first rotation's image, as in the released
 MMBench files).
 

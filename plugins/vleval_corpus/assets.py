@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.util
 import io
 from functools import lru_cache
 from pathlib import Path
@@ -16,8 +17,6 @@ from vleval_corpus.scenes import IMAGE_SIZE, Scene, stream_rng
 
 
 def _sklearn_file(relative: str) -> Path | None:
-    import importlib.util
-
     spec = importlib.util.find_spec("sklearn")
     for location in (spec.submodule_search_locations or []) if spec else []:
         path = Path(location) / relative

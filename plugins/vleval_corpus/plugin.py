@@ -1,4 +1,5 @@
-"""Registers the offline corpus shifts (factories are imported lazily: listing imports no numpy, PIL or sklearn)."""
+"""Registers the offline corpus shifts. Each class declares its own ``name``, ``version`` and ``description``, read
+by the registry; importing them is light (no numpy, PIL or sklearn: the corpus is generated on first use)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from vleval.api import hookimpl
+from vleval_corpus.shifts import MiniFlickrToMiniCOCO, MiniNaturalToSynthetic
 
 VLEVAL_API_VERSION = "1"
 
-_SHIFTS = (
-    ("MiniFlickrToMiniCOCO", "mini-flickr30k->mini-mscoco",
-     "Offline shift: generated Flickr-style to COCO-style scenes and captions (Karpathy JSON); "
-     "retrieval, or captioning with task='captioning'"),
-    ("MiniNaturalToSynthetic", "mini-natural->synthetic",
-     "Offline MMBench-style shift: the same questions on natural vs clean synthetic renders"),
-)
+SHIFTS = (MiniFlickrToMiniCOCO, MiniNaturalToSynthetic)
 
 
 @hookimpl
 def register_shifts(register: Callable[..., Any]) -> None:
-    for attribute, name, description in _SHIFTS:
-        register(f"vleval_corpus.shifts:{attribute}", name=name, version="1.0.0", description=description)
+    for shift in SHIFTS:
+        register(shift)

@@ -31,7 +31,6 @@ QUESTION_TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 MMBENCH_HINT = "The image shows one colored shape or digit on a background."
 OPTION_LETTERS = ("A", "B", "C", "D")
-ROTATION_STRIDE = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vleval.api import DatasetSpec, Shift, ShiftArgumentError
+from vleval_corpus.cache import default_corpus_dir, ensure_corpus
 from vleval_corpus.layout import CorpusPaths
 
 #: ``task`` values of :class:`MiniFlickrToMiniCOCO` (the ``karpathy`` dataset's); the first is the default.
@@ -24,8 +25,6 @@ class CorpusShift(Shift):
     def corpus(self) -> CorpusPaths:
         """The corpus paths (generating the corpus into the cache if needed)."""
         if self._corpus is None:
-            from vleval_corpus.cache import default_corpus_dir, ensure_corpus
-
             self._corpus = ensure_corpus(default_corpus_dir(self.seed, self.cache_dir), seed=self.seed)
         return self._corpus
 

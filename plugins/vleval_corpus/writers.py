@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from vleval.api import CIRCULAR_BASE
 from vleval_corpus.assets import Assets
 from vleval_corpus.captions import CAPTIONS_PER_IMAGE, COCO_TEMPLATES, FLICKR_TEMPLATES, caption, tokens
 from vleval_corpus.layout import Progress
-from vleval_corpus.questions import CATEGORIES, OPTION_LETTERS, ROTATION_STRIDE, Question
+from vleval_corpus.questions import CATEGORIES, OPTION_LETTERS, Question
 from vleval_corpus.render import png, render_scene
 from vleval_corpus.scenes import Profile, sample_scene
 
@@ -79,6 +80,6 @@ def write_tsv(path: Path, questions: list[Question], style: str, assets: Assets)
                 options = [q.options[(i + r) % n] for i in range(n)]
                 answer = OPTION_LETTERS[(q.answer - r) % n]
                 writer.writerow([
-                    q.base + r * ROTATION_STRIDE, q.question, q.hint, *options, answer, q.category,
+                    q.base + r * CIRCULAR_BASE, q.question, q.hint, *options, answer, q.category,
                     CATEGORIES[q.category], image if r == 0 else str(q.base), "vleval-mini", "", "dev",
                 ])

@@ -19,7 +19,7 @@ from typing import Any
 from vleval.api import MAX_IMAGE_PIXELS, CaptionItem, Dataset, Task, UnsafeInputError, hash_files, safe_join
 from vleval_datasets.errors import DatasetFileNotFoundError, DatasetFormatError
 from vleval_datasets.images import decode_image
-from vleval_datasets.karpathy import load_json
+from vleval_datasets.json_file import load_json
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Columns (tab-separated, a header row first): ``index, question, hint, A, B, C, D, answer, category, l2-category,
 image`` and optionally ``split``, ``source``, ``comment``. Option columns are single capital letters; an empty or
 ``nan`` option is absent. ``image`` is a base64-encoded image, or the integer ``index`` of another row whose image
-is reused (as in the released MMBench files). Circular rotations of a question share ``index % 1_000_000``.
+is reused (as in the released MMBench files). Circular rotations of a question share ``index % CIRCULAR_BASE``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from vleval.api import MAX_IMAGE_PIXELS, Dataset, MCItem, Task, hash_files
+from vleval.api import CIRCULAR_BASE, MAX_IMAGE_PIXELS, Dataset, MCItem, Task, hash_files
 from vleval_datasets.errors import DatasetFileNotFoundError, DatasetFormatError, ImageDecodeError
 from vleval_datasets.images import decode_image
 
 #: Columns every MMBench TSV must have.
 REQUIRED_COLUMNS = ("index", "question", "answer")
-#: Rotations of one question share ``index % ROTATION_STRIDE``.
-ROTATION_STRIDE = 1_000_000
 #: A field holding a reference to another row's image is all digits and at most this long.
 _MAX_REFERENCE_LENGTH = 20
 _CSV_FIELD_LIMIT = 2**31 - 1
@@ -235,7 +233,7 @@ class MMBenchDataset(Dataset):
             "path": str(self.path),
             "split": self.split,
             "size": len(self),
-            "questions": len({row.index % ROTATION_STRIDE for row in self._rows}),
+            "questions": len({row.index % CIRCULAR_BASE for row in self._rows}),
             "categories": dict(Counter(row.category for row in self._rows)),
             "rows_without_image": sum(row.image_key is None for row in self._rows),  # shown to the model blind
         }

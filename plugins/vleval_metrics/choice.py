@@ -6,8 +6,9 @@ at its highest-scoring option. Extraction failures count as wrong (VLMEvalKit re
 reported as ``extraction_failures`` (percent of rows); ``unanswered`` keeps its older name for the same figure.
 
 CircularEval in ``vlmevalkit`` mode groups exactly as VLMEvalKit's ``mcq_circular_eval``: the rows whose
-``index % 1e6`` equals a rotation-0 row's ``index`` form that question's group, which is judged on the rows present
-(a question counts if every one of them is right); rows of a question without its rotation-0 row are not scored.
+``index % CIRCULAR_BASE`` equals a rotation-0 row's ``index`` form that question's group, which is judged on the rows
+present (a question counts if every one of them is right); rows of a question without its rotation-0 row are not
+scored.
 ``strict`` scores only complete groups (one row per option) and counts the others in ``incomplete_questions``.
 Per-category and per-l2-category figures follow VLMEvalKit's ``report_acc`` (a question's category is its rotation-0
 row's).
@@ -18,11 +19,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from vleval.api import MCOutputs, Metric, MetricValue, Task
+from vleval.api import CIRCULAR_BASE, MCOutputs, Metric, MetricValue, Task
 from vleval_metrics.matching import MODES, extract
 from vleval_metrics.stats import percent_with_ci
-
-CIRCULAR_BASE = 1_000_000
 
 
 def _check_mode(extraction: str) -> str:

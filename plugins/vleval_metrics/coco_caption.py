@@ -27,6 +27,9 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
+from pycocoevalcap.meteor.meteor import Meteor
+from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
 from vleval.api import CaptionOutputs, Metric, MetricValue, Task
 from vleval_metrics import coco_reuse
 
@@ -71,8 +74,6 @@ def tokenize(captions: dict[int, list[str]], tokenizer: str) -> dict[int, list[s
         if len(_TOKENIZED) > TOKENIZED_CACHE_SIZE:
             _TOKENIZED.clear()
         return {k: [_TOKENIZED.get(c) or _tokenized(c) for c in v] for k, v in captions.items()}
-    from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
     return PTBTokenizer().tokenize({k: [{"caption": c} for c in v] for k, v in captions.items()})
 
 
@@ -132,8 +133,6 @@ class CocoCaption(Metric):
             self.scores[name] = [100.0 * float(s) for s in per_image]
             out[name] = _mean_ci(per_image)
         if self.meteor:
-            from pycocoevalcap.meteor.meteor import Meteor
-
             scorer = Meteor()
             value, per_image = scorer.compute_score(side.gts, res)
             del scorer  # its __del__ stops the Java process

@@ -6,10 +6,10 @@ pycocoevalcap's work depends on the references alone: tokenizing them, BLEU's cl
 for a reference set (a small LRU keyed on the references' content) and :func:`bleu`, :func:`cider` and
 :func:`rouge_l` run the candidate side with pycocoevalcap's own functions, or with line-for-line copies of them where
 pycocoevalcap keeps them in a closure or a method, or to share work between the metrics (CIDEr-D's ``counts2vec``
-and ``sim``, BLEU's ``cook_test`` and ``BleuScorer.compute_score`` with option ``closest``), in the same
-floating-point order (Python floats: the same IEEE doubles as numpy's float64). ROUGE-L's longest common subsequences
-come from a bit-parallel algorithm (Hyyrö 2004) instead of the quadratic table, all references of an image at once:
-integers, so the score is unchanged.
+and ``sim``: :mod:`vleval_metrics.coco_cider`; BLEU's ``cook_test`` and ``BleuScorer.compute_score`` with option
+``closest``), in the same floating-point order (Python floats: the same IEEE doubles as numpy's float64). ROUGE-L's
+longest common subsequences come from a bit-parallel algorithm (Hyyrö 2004, :mod:`vleval_metrics.coco_rouge`)
+instead of the quadratic table, all references of an image at once: integers, so the score is unchanged.
 
 Candidates repeat (the same caption for many images, the same (image, caption) in many cells), so the side also keeps
 what a tokenized candidate gives under its references: per caption its n-gram counts and tf-idf vector, per (image,
@@ -24,24 +24,22 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pycocoevalcap.bleu.bleu_scorer import precook
+from pycocoevalcap.cider import cider_scorer
 
-N = 4  # n-gram order of BLEU and CIDEr-D
-SIGMA = 6.0  # CIDEr-D's Gaussian length penalty
-ROUGE_BETA = 1.2  # pycocoevalcap's Rouge().beta
+from vleval_metrics.coco_cider import N, cider_image, counts2vec
+from vleval_metrics.coco_rouge import RougeBits, rouge_bits, rouge_image
+
 BLEU_SMALL, BLEU_TINY = 1e-9, 1e-15  # BleuScorer.compute_score's guards against zero division
 _CACHE: OrderedDict[str, ReferenceSide] = OrderedDict()
 CACHE_SIZE = 8
 #: entries a reference side keeps per candidate cache before starting it afresh (bounds memory, not results)
 CANDIDATE_CACHE_SIZE = 100_000
-_PENALTY: dict[int, float] = {}  # CIDEr-D's length penalty per length difference
-#: references side by side in one bit vector: token -> positions, all non-guard bits, per reference (offset, mask,
-#: length); see :func:`_rouge_bits`
-RougeBits = tuple[dict[str, int], int, tuple[tuple[int, int, int], ...]]
 
 
 @dataclass
@@ -57,7 +55,7 @@ class ReferenceSide:
     cider_idf: dict[tuple[str, ...], float]  # ref_len - np.log(max(1, df)) of every reference n-gram
     cider_idf_unseen: float  # the same for an n-gram no reference has: ref_len - np.log(1.0)
     cider_refs: list[tuple[tuple[tuple[float, ...], int], ...]]  # per image and reference: counts2vec's norms, length
-    rouge_bits: list[RougeBits]  # per image: its references for :func:`lcs_lengths`
+    rouge_bits: list[RougeBits]  # per image: its references for :func:`~vleval_metrics.coco_rouge.lcs_lengths`
     candidates: dict[str, tuple] = field(default_factory=dict)  # tokenized caption -> :func:`_candidate`
     images: dict[tuple[int, str], tuple] = field(default_factory=dict)  # (image, caption) -> :func:`_image`
 
@@ -73,8 +71,6 @@ def reference_side(references: list[list[str]], tokenizer: str,
     if side is not None:
         _CACHE.move_to_end(digest)
         return side
-    from pycocoevalcap.cider import cider_scorer
-
     gts = tokenize({i: list(refs) for i, refs in enumerate(references)}, tokenizer)
     crefs = [cider_scorer.cook_refs(gts[i], N) for i in range(len(references))]
     doc_freq: dict[tuple[str, ...], float] = defaultdict(float)
@@ -93,7 +89,7 @@ def reference_side(references: list[list[str]], tokenizer: str,
         table: dict[tuple[str, ...], list] = {}  # n-gram -> [cook_refs' maxcount, weight in each reference]
         norms = []
         for j, ref in enumerate(refs):
-            grams, norm, length = _counts2vec(ref, idf, unseen)
+            grams, norm, length = counts2vec(ref, idf, unseen)
             norms.append((norm, length))
             for by_n in grams:
                 for ngram, term_freq, weight in by_n:
@@ -113,7 +109,7 @@ def reference_side(references: list[list[str]], tokenizer: str,
         cider_idf=idf,
         cider_idf_unseen=unseen,
         cider_refs=cider_refs,
-        rouge_bits=[_rouge_bits([r.split(" ") for r in gts[i]]) for i in range(len(references))],
+        rouge_bits=[rouge_bits([r.split(" ") for r in gts[i]]) for i in range(len(references))],
     )
     _CACHE[digest] = side
     while len(_CACHE) > CACHE_SIZE:
@@ -124,12 +120,10 @@ def reference_side(references: list[list[str]], tokenizer: str,
 def _candidate(side: ReferenceSide, caption: str) -> tuple:
     """What a tokenized caption gives before it meets an image's references: its length and BLEU's guesses
     (``bleu_scorer.cook_test``); per n its n-grams in the counts' order as (n-gram, count, tf-idf weight), CIDEr-D's
-    norms and length (:func:`_counts2vec` of ``cider_scorer.cook_test``, the same ``precook``); the tokens ROUGE-L
+    norms and length (:func:`counts2vec` of ``cider_scorer.cook_test``, the same ``precook``); the tokens ROUGE-L
     splits."""
-    from pycocoevalcap.bleu.bleu_scorer import precook
-
     testlen, counts = precook(caption, N, True)
-    grams, norm, length = _counts2vec(counts, side.cider_idf, side.cider_idf_unseen)
+    grams, norm, length = counts2vec(counts, side.cider_idf, side.cider_idf_unseen)
     guess = tuple(max(0, testlen - k + 1) for k in range(1, N + 1))
     return testlen, guess, grams, norm, length, tuple(caption.split(" "))
 
@@ -160,7 +154,7 @@ def _image(side: ReferenceSide, i: int, caption: str) -> tuple:
         correct[n] = matched
     reflen = min((abs(ref_len - testlen), ref_len) for ref_len in side.bleu_reflens[i])[1]  # option "closest"
     cached = ((testlen, reflen, guess, tuple(correct), _bleu_image(testlen, reflen, guess, correct)),
-              _cider_image(shared, norm, length, side.cider_refs[i]), _rouge_image(side.rouge_bits[i], tokens))
+              cider_image(shared, norm, length, side.cider_refs[i]), rouge_image(side.rouge_bits[i], tokens))
     if len(side.images) >= CANDIDATE_CACHE_SIZE:
         side.images.clear()
     side.images[key] = cached
@@ -218,118 +212,8 @@ def cider(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[Any, np.ndarr
     return np.mean(np.array(scores)), np.array(scores)
 
 
-def _cider_image(shared: list[list[tuple[float, tuple[float, ...]]]], norm: tuple[float, ...], length: int,
-                 refs: tuple[tuple[tuple[float, ...], int], ...]) -> float:
-    """CiderScorer.compute_cider's loop body for one image: ``sim`` against each reference, summed per n, averaged.
-
-    ``shared`` holds, per n in the candidate's order, the weight of each candidate n-gram that some reference of the
-    image has, with that n-gram's weight in every reference. Any other term of ``sim``'s sum is exactly
-    ``min(h, 0.0) * 0.0 = 0.0`` (tf-idf weights are >= 0), and adding it leaves the sum as it is, so it is skipped,
-    and so is an n without shared n-grams (its similarity is 0.0: a nonzero norm is at least ``log(N / (N - 1))``,
-    so no product of norms underflows to 0.0); the sum over references is kept per n in Python floats, as the
-    float64 array ``score`` adds them."""
-    score = [0.0] * N
-    orders = [n for n in range(N) if shared[n]]  # without a shared n-gram: 0.0 / (positive norms) * penalty = 0.0
-    for j, (norm_ref, length_ref) in enumerate(refs):
-        penalty = _penalty(length - length_ref)
-        for n in orders:
-            acc = 0.0
-            for h, weights in shared[n]:
-                r = weights[j]
-                if r:
-                    acc += (r if r < h else h) * r  # min(h, r) * r
-            if (norm[n] != 0) and (norm_ref[n] != 0):
-                acc /= (norm[n] * norm_ref[n])
-            assert acc == acc  # not NaN
-            score[n] += acc * penalty
-    score_avg = np.mean(np.array(score))
-    score_avg /= len(refs)
-    score_avg *= 10.0
-    return float(score_avg)  # the same double; a Python float is not tracked by the garbage collector
-
-
-def _penalty(difference: int) -> float:
-    """``sim``'s Gaussian length penalty ``np.e ** (-(delta ** 2) / (2 * sigma ** 2))`` for an integer difference."""
-    value = _PENALTY.get(difference)
-    if value is None:
-        delta = float(difference)
-        value = _PENALTY[difference] = np.e ** (-(delta ** 2) / (2 * SIGMA ** 2))
-    return value
-
-
 def rouge_l(side: ReferenceSide, res: dict[int, list[str]]) -> tuple[Any, np.ndarray]:
     """``Rouge().compute_score(gts, res)``: ROUGE-L F (beta 1.2), the mean and per-image values (:func:`_image`)."""
     scores = [_image(side, i, res[i][0])[2] for i in range(len(side.rouge_bits))]
     average = np.mean(np.array(scores))
     return average, np.array(scores)
-
-
-def _rouge_image(bits: RougeBits, token_c: Sequence[str]) -> float:
-    """``Rouge.calc_score`` of one candidate's tokens against an image's references."""
-    prec, rec = [], []
-    for lcs, (_, _, length_r) in zip(lcs_lengths(bits, token_c), bits[2], strict=True):
-        prec.append(lcs / float(len(token_c)))
-        rec.append(lcs / float(length_r))
-    prec_max, rec_max = max(prec), max(rec)
-    if prec_max != 0 and rec_max != 0:
-        return ((1 + ROUGE_BETA ** 2) * prec_max * rec_max) / float(rec_max + ROUGE_BETA ** 2 * prec_max)
-    return 0.0
-
-
-def _rouge_bits(refs: list[list[str]]) -> RougeBits:
-    """References laid side by side in one bit vector, each followed by a guard bit: per token the positions where
-    it occurs, the mask of all non-guard bits, and per reference (offset, mask, length)."""
-    masks: dict[str, int] = {}
-    segments = []
-    offset = 0
-    for ref in refs:
-        for i, token in enumerate(ref):
-            masks[token] = masks.get(token, 0) | (1 << (offset + i))
-        segments.append((offset, (1 << len(ref)) - 1, len(ref)))
-        offset += len(ref) + 1
-    full = sum(mask << start for start, mask, _ in segments)
-    return masks, full, tuple(segments)
-
-
-def lcs_lengths(bits: RougeBits, b: Sequence[str]) -> list[int]:
-    """Length of the longest common subsequence of ``b`` with each reference of :func:`_rouge_bits`.
-
-    :func:`lcs_length`'s steps on all references at once: ``u`` is a subset of ``v``, so ``v - u`` borrows nowhere,
-    and a carry out of a reference stops in its guard bit (0 in ``v`` and ``u``), cleared by the mask."""
-    masks, full, segments = bits
-    v = full
-    for token in b:
-        u = v & masks.get(token, 0)
-        v = ((v + u) | (v - u)) & full
-    return [length - ((v >> start) & mask).bit_count() for start, mask, length in segments]
-
-
-def lcs_length(a: list[str], b: list[str]) -> int:
-    """Length of the longest common subsequence of two token lists (bit-parallel, Hyyrö 2004)."""
-    masks: dict[str, int] = {}
-    for i, token in enumerate(a):
-        masks[token] = masks.get(token, 0) | (1 << i)
-    full = (1 << len(a)) - 1
-    v = full
-    for token in b:
-        u = v & masks.get(token, 0)
-        v = ((v + u) | (v - u)) & full
-    return len(a) - v.bit_count()
-
-
-def _counts2vec(cnts: dict, idf: dict, unseen: float) -> tuple[tuple[tuple[tuple], ...], tuple[float, ...], int]:
-    """CiderScorer.compute_cider's ``counts2vec``: ``float(term_freq) * (ref_len - np.log(max(1.0, df)))`` per n-gram
-    (the idf factor looked up), norms summed in the same order, in Python floats: the same IEEE double operations as
-    on numpy's float64 scalars (``pow`` is C's ``pow`` for both; a square root is correctly rounded in both). The
-    vector comes as (n-gram, term frequency, weight) per n, in the counts' order."""
-    grams: tuple[list[tuple], ...] = tuple([] for _ in range(N))
-    length = 0
-    norm = [0.0 for _ in range(N)]
-    for (ngram, term_freq) in cnts.items():
-        n = len(ngram) - 1
-        value = float(term_freq) * idf.get(ngram, unseen)
-        grams[n].append((ngram, term_freq, value))
-        norm[n] += pow(value, 2)
-        if n == 1:
-            length += term_freq
-    return tuple(tuple(by_n) for by_n in grams), tuple(math.sqrt(n) for n in norm), length

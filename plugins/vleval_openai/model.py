@@ -37,9 +37,7 @@ ROUTING_MODES = ("none", "sglang", "vllm")
 class OpenAIModel(Model):
     """A chat-completions server. ``api_key_env`` names the environment variable holding the key (never the key)."""
 
-    name = "openai"
-    version = "0.1.0"
-    description = "An OpenAI-compatible chat-completions server (vLLM, SGLang...)"
+    # name, version and description: registered in vleval_openai.plugin (the only place they are written)
 
     def __init__(
         self,

@@ -4,7 +4,8 @@
 - interfaces, one module per kind: :class:`Model`, :class:`Dataset`, :class:`Shift` (and :class:`TransformShift`,
   with :func:`item_rng` for per-item randomness), :class:`Metric`, and the plain-text protocol :class:`TextLM`;
 - task types, items and outputs: :class:`Task`, :class:`RetrievalItem`, :class:`MCItem`, :class:`CaptionItem`,
-  :class:`Prompt`, :class:`RetrievalOutputs`, :class:`MCOutputs`, :class:`CaptionOutputs`, :class:`DatasetSpec`;
+  :class:`Prompt`, :class:`RetrievalOutputs`, :class:`MCOutputs`, :class:`CaptionOutputs`, :class:`DatasetSpec`, and
+  :data:`CIRCULAR_BASE` (MMBench's circular rotations of a question share ``index % CIRCULAR_BASE``);
 - shared prompting and answer extraction: :func:`mc_prompt`, :data:`CAPTION_PROMPT`, :func:`extract_choice`;
 - latency phase marking: :func:`phase`, and :func:`measuring` (is the core timing this call?);
 - retrieval ranks (stable tie order, memory-bounded): :func:`retrieval_ranks`;
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 _WHERE = {
     "API_VERSION": "vleval.api.hookspecs",
     "CAPTION_PROMPT": "vleval.api.prompts",
+    "CIRCULAR_BASE": "vleval.api.items",
     "Capability": "vleval.api.model",
     "CaptionItem": "vleval.api.items",
     "CaptionOutputs": "vleval.api.metric",
@@ -89,7 +91,7 @@ if TYPE_CHECKING:
     from vleval.api.dataset import TASK_CAPABILITIES, Dataset, Task
     from vleval.api.files import MAX_IMAGE_PIXELS, UnsafeInputError, hash_files, open_image, safe_join
     from vleval.api.hookspecs import API_VERSION, hookimpl
-    from vleval.api.items import CaptionItem, MCItem, Prompt, RetrievalItem
+    from vleval.api.items import CIRCULAR_BASE, CaptionItem, MCItem, Prompt, RetrievalItem
     from vleval.api.metric import CaptionOutputs, MCOutputs, Metric, MetricValue, RetrievalOutputs, TaskOutputs
     from vleval.api.model import IMAGE, TEXT, Capability, LayerRouting, Model, ModelInfo, RoutingTrace
     from vleval.api.phases import measuring, phase

@@ -21,8 +21,8 @@ Names are unique per kind across all installed distributions. A model factory ma
 ``fingerprint(**kwargs) -> str`` (e.g. a hash of the weights files), recorded and used to tell results of
 retrained weights apart.
 
-A function of the plugin with an unknown name marked ``@hookimpl`` (``register_model``), or a hook
-function without ``@hookimpl``, makes the plugin broken (:mod:`vleval.registry.discovery`) instead of being silently ignored.
+A function of the plugin with an unknown name marked ``@hookimpl`` (``register_model``), or a hook function without
+``@hookimpl``, makes the plugin broken (:mod:`vleval.registry.discovery`) instead of being silently ignored.
 """
 
 from __future__ import annotations

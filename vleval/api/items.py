@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+#: MMBench's circular convention: rotation ``r`` of question ``q`` has ``index = q + r * CIRCULAR_BASE``, so the
+#: rotations of one question share ``index % CIRCULAR_BASE`` and rotation 0 has ``index < CIRCULAR_BASE``.
+CIRCULAR_BASE = 1_000_000
+
 
 @dataclass
 class RetrievalItem:
@@ -22,7 +26,7 @@ class RetrievalItem:
 class MCItem:
     """One multiple-choice question about an image (MMBench style).
 
-    ``index`` follows MMBench: the circular rotations of one question share ``index % 1_000_000``.
+    ``index`` follows MMBench: the circular rotations of one question share ``index % CIRCULAR_BASE``.
     """
 
     index: int

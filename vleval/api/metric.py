@@ -33,9 +33,10 @@ class MCOutputs:
 
     ``raw_answers[i]`` is the text the model generated (``None`` when it scored the options instead, so that
     ``predictions[i]`` is its highest-scoring option); ``predictions`` of generated answers hold the core's
-    default (strict) extraction, and a metric may extract again under its own rules. ``indices`` follow MMBench:
-    the circular rotations of one question share ``index % 1_000_000``, and rotation 0 has ``index < 1_000_000``.
-    Empty lists mean "not provided" (outputs built by older plugins).
+    default (strict) extraction, and a metric may extract again under its own rules. ``indices`` follow MMBench
+    (:data:`~vleval.api.items.CIRCULAR_BASE`): the circular rotations of one question share
+    ``index % CIRCULAR_BASE``, and rotation 0 has ``index < CIRCULAR_BASE``. Empty lists mean "not provided"
+    (outputs built by older plugins).
     """
 
     predictions: list[str | None]

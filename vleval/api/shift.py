@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-#: MMBench circular rotations share ``index % CIRCULAR_BASE`` (as in :mod:`vleval.results.sidecars`).
-CIRCULAR_BASE = 1_000_000
+from vleval.api.items import CIRCULAR_BASE
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def dataset_spec(shift: str, arg: str, value: Any) -> DatasetSpec:
 
 def item_key(item: Any) -> str:
     """The id the per-item randomness derives from: ``item.id``; for multiple-choice items the circular group
-    (``index % 1e6``), so that the rotations of one question get the same image and question transform."""
+    (``index % CIRCULAR_BASE``), so that the rotations of one question get the same image and question transform."""
     if hasattr(item, "id"):
         return str(item.id)
     index = getattr(item, "index", None)

@@ -6,9 +6,10 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import jsonschema
 
 
 class ValidationFailed(ValueError):
@@ -26,103 +27,10 @@ def schema_dir() -> Path:
 
 @functools.cache
 def validator(name: str) -> Any:
-    import jsonschema
-
     schema = json.loads((schema_dir() / f"{name}.schema.json").read_text())
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
-#: keywords whose meaning fastjsonschema's code shares with jsonschema's 2020-12 validator for the JSON-native
-#: values :func:`_plain` lets through (or where it is only stricter: ``pattern``'s ``$`` is ``\\Z`` there); a schema
-#: with any other keyword is validated by jsonschema alone
-_FAST_KEYWORDS = frozenset({
-    "$schema", "$id", "$defs", "$ref", "title", "description", "examples", "$comment",
-    "type", "enum", "const", "required", "properties", "additionalProperties", "propertyNames", "minProperties",
-    "maxProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format", "minimum",
-    "maximum", "exclusiveMinimum", "exclusiveMaximum", "allOf", "anyOf", "oneOf", "not", "if", "then", "else"})
-_ANNOTATIONS = frozenset({"title", "description", "examples", "$comment"})
-_SUBSCHEMA = frozenset({"additionalProperties", "propertyNames", "items", "not", "if", "then", "else"})
-_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf"})
-
-
-def _fast_compatible(node: Any) -> tuple[bool, set[str]]:
-    """Whether every keyword of the schema ``node`` is in :data:`_FAST_KEYWORDS` (``$ref`` local and alone but
-    for annotations, ``items`` one schema, numbers plain), and the formats it names."""
-    formats: set[str] = set()
-
-    def ok(node: Any) -> bool:
-        if isinstance(node, bool):
-            return True
-        if not isinstance(node, dict) or not set(node) <= _FAST_KEYWORDS:
-            return False
-        if "$ref" in node and (set(node) - _ANNOTATIONS - {"$ref"} or not str(node["$ref"]).startswith("#/")):
-            return False
-        if "format" in node:
-            formats.add(node["format"])
-        return all(children_ok(key, value) for key, value in node.items())
-
-    def children_ok(key: str, value: Any) -> bool:
-        if key in ("properties", "$defs"):
-            return isinstance(value, dict) and all(ok(v) for v in value.values())
-        if key in _SCHEMA_LISTS:
-            return isinstance(value, list) and all(ok(v) for v in value)
-        if key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            return type(value) in (int, float)
-        return ok(value) if key in _SUBSCHEMA else True
-
-    return ok(node), formats
-
-
-def _refuse_remote(uri: str) -> Any:
-    raise ValueError(f"remote schema {uri} not fetched")
-
-
-@functools.cache
-def fast_validator(name: str) -> Callable[[Any], Any] | None:
-    """A compiled validator (fastjsonschema) that proves a JSON-native instance valid far faster than jsonschema
-    (raising on anything it rejects); ``None`` when not installed or the schema uses keywords outside
-    :data:`_FAST_KEYWORDS`. Formats are checked by jsonschema's own format checker, so both agree on them."""
-    try:
-        import fastjsonschema
-        import jsonschema
-    except ImportError:  # pragma: no cover - an optional speed-up
-        return None
-    schema = json.loads((schema_dir() / f"{name}.schema.json").read_text())
-    compatible, formats = _fast_compatible(schema)
-    if not compatible:
-        return None
-    checker = jsonschema.validators.validator_for(schema).FORMAT_CHECKER
-    return fastjsonschema.compile(
-        schema, handlers={"http": _refuse_remote, "https": _refuse_remote}, use_default=False,
-        formats={f: functools.partial(lambda value, f: checker.conforms(value, f), f=f) for f in formats})
-
-
-def _plain(instance: Any) -> bool:
-    """Only JSON-native values: ``dict`` (``str`` keys), ``list``, ``str``, ``int``, ``bool``, ``None`` (exact types)
-    and finite floats (``float`` and its subclasses such as ``numpy.float64``, numbers to both validators); tuples,
-    other types and NaN/inf go to jsonschema."""
-    kind = type(instance)
-    if kind is dict:
-        return all(type(key) is str and _plain(value) for key, value in instance.items())
-    if kind is list:
-        return all(_plain(value) for value in instance)
-    if kind is str or kind is int or kind is bool or instance is None:
-        return True
-    return isinstance(instance, float) and math.isfinite(instance)
-
-
-def proven_valid(name: str, instance: Any) -> bool:
-    """True only if ``instance`` is JSON-native and matches schema ``name`` (fast path); False says nothing."""
-    fast = fast_validator(name)
-    if fast is None or not _plain(instance):
-        return False
-    try:
-        fast(instance)
-    except Exception:  # JsonSchemaValueException, or anything the generated code trips on: jsonschema decides
-        return False
-    return True
 
 
 def key_path(path: Any) -> str:
@@ -148,8 +56,6 @@ def non_finite(instance: Any, path: tuple[Any, ...] = ()) -> list[tuple[str, str
 def violations(name: str, instance: Any) -> list[tuple[str, str]]:
     """All violations of schema ``name`` (and non-finite numbers) as ``(key path, message)`` pairs, most specific
     first."""
-    if proven_valid(name, instance):
-        return []
     found = sorted(validator(name).iter_errors(instance), key=lambda e: (-len(e.absolute_path), str(e.message)))
     pairs = non_finite(instance)
     for err in found:

@@ -4,7 +4,7 @@ keeps, one row per evaluated item.
 - retrieval: one ``image`` row per image (``i2t_rank``: rank of its best caption) and one ``text`` row per caption
   (``t2i_rank``), both clustered by image;
 - multiple choice: one ``question`` row per row of the TSV (``correct``, ``prediction``, ``answer``), clustered by
-  circular group (``index % 1e6``);
+  circular group (``index % CIRCULAR_BASE``);
 - captioning: one ``image`` row per image with the prediction and every per-image score a metric reports
   (``Metric.per_image()``, e.g. CIDEr).
 """
@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vleval.api import CaptionOutputs, MCOutputs, RetrievalOutputs, TaskOutputs, retrieval_ranks
-
-CIRCULAR_BASE = 1_000_000
+from vleval.api import CIRCULAR_BASE, CaptionOutputs, MCOutputs, RetrievalOutputs, TaskOutputs, retrieval_ranks
 
 
 def rows(outputs: TaskOutputs, items: list[Any], per_image: dict[str, list[float]] | None = None) -> list[dict]:

@@ -118,8 +118,8 @@ def _same_item(a: Any, b: Any) -> bool:
 def check_shift(shift: Shift, *, name: str | None = None, registry: Any = None, create: bool = False) -> Report:
     """Check ``shift`` against :class:`vleval.api.Shift`: ``source``/``target`` (and ``calibration`` if given) are
     ``DatasetSpec``s with JSON-serialisable args, source differs from target. With ``registry`` (a
-    :class:`vleval.registry.discovery.Registry`, e.g. from :func:`vleval.testing.plugin_registry`) their names must be registered
-    datasets; with ``create=True`` too, both domains are created and must share one task."""
+    :class:`vleval.registry.discovery.Registry`, e.g. from :func:`vleval.testing.plugin_registry`) their names must be
+    registered datasets; with ``create=True`` too, both domains are created and must share one task."""
     plugin = name or type(shift).__name__
     report = Report(plugin)
     specs: dict[str, DatasetSpec] = {}

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
-from vleval.api import CaptionOutputs, MCItem, MCOutputs, Prompt, RetrievalOutputs, Task
+from vleval.api import CIRCULAR_BASE, CaptionOutputs, MCItem, MCOutputs, Prompt, RetrievalOutputs, Task
 
 COLOURS = {"red": (210, 40, 35), "green": (40, 160, 50), "blue": (40, 70, 210), "yellow": (225, 215, 40)}
 
 
 def sample_images(n: int = 3, size: int = 32, seed: int = 0) -> list[Any]:
     """``n`` RGB images: solid colours with a little noise, and a striped one every fourth."""
-    from PIL import Image
-
     rng = np.random.default_rng(seed)
     images = []
     for i, rgb in enumerate(list(COLOURS.values()) * (n // len(COLOURS) + 1)):
@@ -67,8 +66,8 @@ def sample_outputs(task: Task, n: int = 12, seed: int = 0) -> RetrievalOutputs |
         answers = [letters[i % 4] for i in range(n)]
         predictions: list[str | None] = [a if rng.random() < 0.6 else letters[int(rng.integers(4))] for a in answers]
         predictions[-1] = None
-        half = max(n // 2, 1)  # two circular rotations per question: indices q and q + 1_000_000
-        indices = [i % half + (i // half) * 1_000_000 for i in range(n)]
+        half = max(n // 2, 1)  # two circular rotations per question: indices q and q + CIRCULAR_BASE
+        indices = [i % half + (i // half) * CIRCULAR_BASE for i in range(n)]
         options = [dict(zip(letters, COLOURS, strict=True))] * n
         return MCOutputs(predictions=predictions, answers=answers, indices=indices, categories=["colour"] * n,
                          num_options=[4] * n, raw_answers=[None] * n, options=options, l2_categories=["hue"] * n)

@@ -6,6 +6,8 @@ import copy
 import math
 from typing import Any
 
+import numpy as np
+
 from vleval.api import CaptionOutputs, MCOutputs, Metric, MetricValue, RetrievalOutputs, Task
 from vleval.testing.common import Report, call, expect, identical
 from vleval.testing.inputs import sample_outputs
@@ -71,6 +73,4 @@ def _same_outputs(a: Any, b: Any) -> bool:
 
 
 def _plain(value: Any) -> Any:
-    import numpy as np
-
     return np.asarray(value) if isinstance(value, np.ndarray) else value

@@ -9,7 +9,8 @@ from vleval.registry.discovery import LoadPolicy, Registry
 
 
 def plugin_registry(*plugins: ModuleType | object, entry_points: bool = False) -> Registry:
-    """A :class:`~vleval.registry.discovery.Registry` of ``plugins`` only (plus installed entry points if ``entry_points``).
+    """A :class:`~vleval.registry.discovery.Registry` of ``plugins`` only (plus installed entry points if
+    ``entry_points``).
 
     Raises :class:`AssertionError` if a plugin is broken (import error, unknown hook, incompatible API version, a
     registration lacking name/version/description) or a name is registered twice.

@@ -39,9 +39,7 @@ class HFModel(TextLMMixin, Model):
     read from safetensors only; ``trust_remote_code`` must be enabled explicitly.
     """
 
-    name = "hf"
-    version = "0.1.0"
-    description = "Any local transformers checkpoint (MoE VLM or text MoE): routing capture, top-k and pruning"
+    # name, version and description: registered in vleval_models.hf.plugin (the only place they are written)
 
     @staticmethod
     def fingerprint(path: str, **_: Any) -> str:

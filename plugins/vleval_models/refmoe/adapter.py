@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from vleval.api import IMAGE, TEXT, Capability, MCItem, Model, ModelInfo
-from vleval_models.refmoe import model as M
+from vleval.api import Capability, MCItem, Model, ModelInfo
+from vleval_models.refmoe.model import load_model, pad_batch
+from vleval_models.refmoe.moe import MoEFFN, RoutingState
 from vleval_models.refmoe.tokenizer import WordTokenizer
 
 if TYPE_CHECKING:
     from PIL.Image import Image
-
-assert (M.TEXT, M.IMAGE) == (TEXT, IMAGE)
 
 #: The packaged weights: ``refmoe-e{E}.safetensors``, ``refmoe-tokenizer.json``, ``manifest.json``.
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -112,9 +111,7 @@ class RefMoE(Model):
     :meth:`record_routing`; :meth:`scale_experts` overrides top-k and prunes experts by masking their router logits.
     """
 
-    name = "refmoe"
-    version = "0.1.0"
-    description = "RefMoE: tiny LIMoE-style contrastive MoE VLMs (E = 1/2/4/8/16) trained offline on the corpus"
+    # name, version and description: registered in vleval_models.refmoe.plugin (the only place they are written)
     capabilities = frozenset({Capability.EMBED, Capability.SCORE_OPTIONS})
 
     @staticmethod
@@ -137,7 +134,7 @@ class RefMoE(Model):
                 f"RefMoE weights for experts={self.experts}, training_seed={training_seed} not found: {path} "
                 f"(present: {found or 'none'}). " + train_hint(TRAIN_COMMAND, self.weights_dir, training_seed,
                                                                self.experts))
-        self.net, self.metadata = M.load_model(path, device=self.device)
+        self.net, self.metadata = load_model(path, device=self.device)
         tok_path = self.weights_dir / self.metadata.get("tokenizer", TOKENIZER_FILE)
         if not tok_path.is_file():
             raise FileNotFoundError(f"RefMoE tokenizer {tok_path} missing; retrain with `{TRAIN_COMMAND}`")
@@ -164,7 +161,7 @@ class RefMoE(Model):
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         out = []
         for i in range(0, len(texts), self.batch_size):
-            ids, mask = M.pad_batch(*self.tokenizer.batch(texts[i:i + self.batch_size]))
+            ids, mask = pad_batch(*self.tokenizer.batch(texts[i:i + self.batch_size]))
             out.append(self.net.encode_texts(ids.to(self.device), mask.to(self.device)).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, self.net.cfg.embed_dim), np.float32)
 
@@ -223,7 +220,7 @@ class RefMoE(Model):
 
 
 @contextlib.contextmanager
-def scale_moe(moe_modules: Sequence[M.MoEFFN], name: str, top_k: int | None = None,
+def scale_moe(moe_modules: Sequence[MoEFFN], name: str, top_k: int | None = None,
               keep_experts: dict[int, list[int]] | None = None) -> Iterator[None]:
     """Inference-time top-k / pruning of ``moe_modules`` (routing state only), restored exactly on exit."""
     if top_k is None and not keep_experts:
@@ -236,7 +233,7 @@ def scale_moe(moe_modules: Sequence[M.MoEFFN], name: str, top_k: int | None = No
     unknown = set(keep_experts) - set(moes)
     if unknown:
         raise ValueError(f"keep_experts names layers {sorted(unknown)}; MoE layers are {sorted(moes)}")
-    new: dict[int, M.RoutingState] = {}
+    new: dict[int, RoutingState] = {}
     for layer, moe in moes.items():
         keep = moe.state.keep
         if layer in keep_experts:
@@ -256,7 +253,7 @@ def scale_moe(moe_modules: Sequence[M.MoEFFN], name: str, top_k: int | None = No
             k = int(top_k)
         else:
             k = min(moe.state.top_k or moe.top_k, kept)
-        new[layer] = M.RoutingState(top_k=k, keep=keep)
+        new[layer] = RoutingState(top_k=k, keep=keep)
     saved = {layer: moe.state for layer, moe in moes.items()}
     try:
         for layer, moe in moes.items():

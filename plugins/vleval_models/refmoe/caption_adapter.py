@@ -47,9 +47,7 @@ class RefMoECap(Model):
     and for every decode step (the fed-back generated words, ``TEXT``, phase ``decode``).
     """
 
-    name = "refmoe-cap"
-    version = "0.1.0"
-    description = "RefMoE-Cap: tiny prefix-LM MoE caption decoders (E = 1/2/4/8/16) trained offline on the corpus"
+    # name, version and description: registered in vleval_models.refmoe.plugin (the only place they are written)
     capabilities = frozenset({Capability.GENERATE})
 
     @staticmethod
@@ -163,9 +161,7 @@ class RefMoEBlind(Model):
     """Blind baseline: every caption prompt gets the most frequent training caption, every multiple-choice prompt
     (ending with the shared MC instruction) the most frequent training answer letter. The image is never read."""
 
-    name = "refmoe-blind"
-    version = "0.1.0"
-    description = "Blind captioning baseline: the most frequent mini-Flickr30K training caption (no image seen)"
+    # name, version and description: registered in vleval_models.refmoe.plugin
     capabilities = frozenset({Capability.GENERATE})
 
     @staticmethod

@@ -8,8 +8,8 @@ One decoder-only stack reads ``[image patches; prompt words; BOS; generated word
   key/value cache: one prefill over the prefix, then one step per new word.
 
 Layers are the encoder's (pre-LN, "Every-2" MoE FFN placement, router softmax → top-k, renormalised gates, sparse
-dropless dispatch: :class:`~vleval_models.refmoe.model.MoEFFN`), and variants follow the same matched-active-parameter
-rule (:func:`~vleval_models.refmoe.model.variant_config`: ``E = 1`` dense FFN of hidden ``H``; ``E >= 2`` top-2
+dropless dispatch: :class:`~vleval_models.refmoe.moe.MoEFFN`), and variants follow the same matched-active-parameter
+rule (:func:`~vleval_models.refmoe.config.variant_config`: ``E = 1`` dense FFN of hidden ``H``; ``E >= 2`` top-2
 experts of hidden ``H/2``). **Every token routes**: image patches, prompt words and each generated word (at its decode
 step). Padding never reaches the FFN; at a decode step only the sequences still generating do. A linear head predicts
 the next word. Trained with next-word cross-entropy on (image, caption prompt → caption) and (image, MMBench-style
@@ -25,7 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vleval_models.refmoe.model import IMAGE, TEXT, Attention, Block, RefMoEConfig, RefMoEStack, load_stack, save_stack
+from vleval.api import IMAGE, TEXT
+from vleval_models.refmoe.checkpoint import load_stack, save_stack
+from vleval_models.refmoe.config import RefMoEConfig
+from vleval_models.refmoe.stack import Attention, Block, RefMoEStack
 
 METADATA_KEY = "refmoe-cap"  # the safetensors metadata entry of a decoder file (the encoder's is "refmoe")
 KIND = "caption-decoder"
@@ -66,7 +69,7 @@ class CaptionDecoder(RefMoEStack):
     """The prefix-LM; :meth:`prefill` + :meth:`step` decode with a cache, :meth:`loss` trains on whole sequences.
 
     Embeddings, layer stack, routing hook, router losses and parameter counts are the encoder's
-    (:class:`~vleval_models.refmoe.model.RefMoEStack`); the decoder adds a next-word head.
+    (:class:`~vleval_models.refmoe.stack.RefMoEStack`); the decoder adds a next-word head.
     """
 
     def __init__(self, cfg: RefMoEConfig):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import colorsys
 import hashlib
-import importlib
 import importlib.util
 import json
 import os
@@ -15,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import imported_modules, registered_shifts
+from conftest import imported_modules
 from PIL import Image
 
 from vleval.api import DatasetSpec, Shift
+from vleval.testing import plugin_registry
 from vleval_corpus import captions, generate, questions, scenes
 from vleval_corpus.assets import Assets
 from vleval_corpus.cache import CorpusError, CorpusPaths, default_corpus_dir, ensure_corpus
@@ -247,20 +247,15 @@ def test_corpus_is_the_one_the_packaged_refmoe_weights_were_trained_on(full: Cor
 # ------------------------------------------------------------------------------------------------- plugin, shifts
 
 
-def _registered() -> dict[str, tuple[Any, dict[str, Any]]]:
+def test_plugin_registers_the_corpus_shifts_with_each_class_s_own_metadata() -> None:
     import vleval_corpus.plugin
 
-    return registered_shifts(vleval_corpus.plugin)
-
-
-def test_plugin_registers_the_corpus_shifts() -> None:
-    seen = _registered()
-    assert set(seen) == {"mini-flickr30k->mini-mscoco", "mini-natural->synthetic"}  # names used by benchmarks.toml
-    for name, (factory, kw) in seen.items():
-        module, attribute = factory.split(":")
-        cls = getattr(importlib.import_module(module), attribute)
-        assert issubclass(cls, Shift) and cls.name == name
-        assert kw["version"] == "1.0.0" and kw["description"] == cls.description
+    registered = plugin_registry(vleval_corpus.plugin).items["shift"]
+    assert set(registered) == {"mini-flickr30k->mini-mscoco", "mini-natural->synthetic"}  # as benchmarks.toml names
+    for name, reg in registered.items():
+        cls = reg.load()
+        assert issubclass(cls, Shift) and (cls.name, cls.version, cls.description) == (name, "1.0.0", reg.description)
+        assert reg.version == "1.0.0" and len(reg.description) > 20
 
 
 def test_plugin_import_is_light() -> None:

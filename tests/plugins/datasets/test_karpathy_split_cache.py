@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from vleval_datasets import karpathy
+from vleval_datasets import karpathy_split
 from vleval_datasets.errors import DatasetFormatError
 from vleval_datasets.karpathy import KarpathyDataset
 
@@ -35,10 +36,10 @@ def _write(root: Path, captions: list[int], dataset: str = "flickr30k", word: st
 @pytest.fixture
 def fresh(monkeypatch):
     """An empty cache, and the number of JSON decodes."""
-    monkeypatch.setattr(karpathy, "_SPLITS", karpathy.OrderedDict())
+    monkeypatch.setattr(karpathy_split, "_SPLITS", OrderedDict())
     decodes = []
-    real = karpathy.load_json
-    monkeypatch.setattr(karpathy, "load_json", lambda path: (decodes.append(path), real(path))[1])
+    real = karpathy_split.load_json
+    monkeypatch.setattr(karpathy_split, "load_json", lambda path: (decodes.append(path), real(path))[1])
     return decodes
 
 
@@ -49,7 +50,7 @@ def _state(dataset: KarpathyDataset) -> dict[str, Any]:
 
 def _uncached(monkeypatch, *args: Any, **kwargs: Any) -> KarpathyDataset:
     with monkeypatch.context() as m:
-        m.setattr(karpathy, "_SPLITS", karpathy.OrderedDict())
+        m.setattr(karpathy_split, "_SPLITS", OrderedDict())
         return KarpathyDataset(*args, **kwargs)
 
 
@@ -96,14 +97,14 @@ def test_caption_errors_on_a_cached_split_are_those_of_a_fresh_read(tmp_path, fr
 
 
 def test_the_cache_is_bounded(tmp_path, fresh, monkeypatch):
-    monkeypatch.setattr(karpathy, "SPLITS_KEPT", 2)
+    monkeypatch.setattr(karpathy_split, "SPLITS_KEPT", 2)
     files = [_write(tmp_path / str(i), [5] * 3) for i in range(3)]
     for path, root in files:
         KarpathyDataset(path, root)
-    assert len(karpathy._SPLITS) == 2
+    assert len(karpathy_split._SPLITS) == 2
     KarpathyDataset(*files[0])  # the oldest was dropped
     assert len(fresh) == 4
-    monkeypatch.setattr(karpathy, "SPLIT_IMAGES_KEPT", 1)
+    monkeypatch.setattr(karpathy_split, "SPLIT_IMAGES_KEPT", 1)
     annotations, images = _write(tmp_path / "big", [5] * 6)
     KarpathyDataset(annotations, images)
     KarpathyDataset(annotations, images)

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from vleval.api import CaptionOutputs
-from vleval_metrics import coco_caption, coco_reuse
+from vleval_metrics import coco_caption, coco_reuse, coco_rouge
 from vleval_metrics.coco_caption import CocoCaption, python_ptb_tokenize, tokenize
 
 WORDS = ["a", "the", "dog", "cat", "man", "red", "runs", "sits", "on", "in", "near", "grass", "street", ",", ".",
@@ -66,8 +66,8 @@ def test_cache_hits_equal_misses_and_pycocoevalcap_across_reference_sets(seed, m
     pool = [_sentence(rng) for _ in range(6)] + ["", "A dog, runs!"]
     calls = [[rng.choice(pool) for _ in range(images)] for _ in range(3)]
     computed = []
-    real = coco_reuse._cider_image
-    monkeypatch.setattr(coco_reuse, "_cider_image", lambda *args: computed.append(1) or real(*args))
+    real = coco_reuse.cider_image
+    monkeypatch.setattr(coco_reuse, "cider_image", lambda *args: computed.append(1) or real(*args))
     first: dict[tuple[int, int], tuple] = {}
     for rounds in range(2):
         for c, candidates in enumerate(calls):
@@ -135,5 +135,5 @@ def test_references_side_by_side_give_each_longest_common_subsequence():
         refs = [[rng.choice("abcde") for _ in range(rng.choice([1, 3, 10, 70]))] for _ in range(rng.randint(1, 5))]
         refs[0] = [""] if rng.random() < 0.1 else refs[0]
         cand = [rng.choice(["a", "b", "c", "d", "e", "f", ""]) for _ in range(rng.randint(0, 80))]
-        bits = coco_reuse._rouge_bits(refs)
-        assert coco_reuse.lcs_lengths(bits, cand) == [my_lcs(ref, cand) for ref in refs]
+        bits = coco_rouge.rouge_bits(refs)
+        assert coco_rouge.lcs_lengths(bits, cand) == [my_lcs(ref, cand) for ref in refs]

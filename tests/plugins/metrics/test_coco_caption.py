@@ -174,7 +174,7 @@ def test_bit_parallel_lcs_equals_the_dynamic_programme():
 
     from pycocoevalcap.rouge.rouge import my_lcs
 
-    from vleval_metrics.coco_reuse import lcs_length
+    from vleval_metrics.coco_rouge import lcs_length
 
     rng = random.Random(7)
     for _ in range(2000):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import imported_modules, registered_shifts
+from conftest import imported_modules
 
 from vleval.api import DatasetSpec, Shift, ShiftArgumentError
+from vleval.testing import plugin_registry
 from vleval_datasets.karpathy import KarpathyDataset
 from vleval_datasets.mmbench import MMBenchDataset
 from vleval_shifts.shifts import Flickr30kToMSCOCO, PairShift, ShiftConfigError
@@ -23,25 +25,23 @@ def _build(spec: DatasetSpec) -> Any:
     return DATASETS[spec.name](**spec.args)
 
 
-def _registered() -> dict[str, tuple[Any, dict[str, Any]]]:
+def test_registration_reads_each_class_s_own_name_version_and_description() -> None:
     import vleval_shifts.plugin
 
-    return registered_shifts(vleval_shifts.plugin)
-
-
-def _resolve(factory: str) -> Any:
-    module, attribute = factory.split(":")
-    return getattr(importlib.import_module(module), attribute)
-
-
-def test_registration() -> None:
-    seen = _registered()
+    registered = plugin_registry(vleval_shifts.plugin).items["shift"]
     # the mini-* shifts are registered by vleval_corpus
-    assert set(seen) == {"flickr30k->mscoco", "pair", "corruption", "restyle", "text-noise", "paraphrase"}
-    for name, (factory, kw) in seen.items():
-        cls = _resolve(factory)
-        assert issubclass(cls, Shift) and cls.name == name
-        assert kw["version"] == "1.0.0" and kw["description"] == cls.description
+    assert set(registered) == {"flickr30k->mscoco", "pair", "corruption", "restyle", "text-noise", "paraphrase"}
+    for name, reg in registered.items():
+        cls = reg.load()
+        assert issubclass(cls, Shift) and (cls.name, cls.version, cls.description) == (name, "1.0.0", reg.description)
+        assert reg.version == "1.0.0" and len(reg.description) > 20
+
+
+def test_plugin_import_is_light() -> None:
+    code = ("import sys, vleval_shifts.plugin; "
+            "print(sorted(m for m in ('torch', 'PIL', 'numpy', 'scipy', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def _karpathy_files(tmp_path: Path, name: str, filepath: str | None) -> tuple[Path, Path]:

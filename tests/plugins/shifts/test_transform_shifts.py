@@ -23,6 +23,7 @@ import vleval_shifts.plugin
 from vleval.api import DatasetSpec, MCItem, RetrievalItem, TransformedDataset
 from vleval.config.load import ConfigError
 from vleval.executors.runner import run_benchmark
+from vleval_shifts import filters
 from vleval_shifts import imagenet_c as ic
 from vleval_shifts.restyle import edges, posterize
 from vleval_shifts.text import char_noise, paraphrase
@@ -176,7 +177,7 @@ def test_defocus_kernel_by_brute_force() -> None:
         padded = np.pad(aliased, r, mode="reflect")  # numpy's reflect is OpenCV's default BORDER_REFLECT_101
         expected = np.array([[(padded[i:i + ksize, j:j + ksize] * g2).sum() for j in range(aliased.shape[1])]
                              for i in range(aliased.shape[0])])
-        assert np.allclose(ic.disk(radius, alias), expected, atol=1e-7)
+        assert np.allclose(filters.disk(radius, alias), expected, atol=1e-7)
 
 
 def test_glass_blur_reproduces_the_reference_loop(photo: Image.Image) -> None:
@@ -205,7 +206,7 @@ def test_motion_blur_impulse_response_is_the_gaussian_line() -> None:
     radius, sigma = REFERENCE["motion_blur"][0]
     x = np.zeros((9, 40), dtype=np.float64)
     x[4, 30] = 1.0
-    out = ic.motion_blur_array(x, radius, sigma, angle=0.0)
+    out = filters.motion_blur_array(x, radius, sigma, angle=0.0)
     weights = np.exp(-(np.arange(2 * radius + 1) ** 2) / (2 * sigma ** 2))
     assert np.allclose(out[4, 30 - np.arange(2 * radius + 1)], weights / weights.sum())
     assert out.sum() == pytest.approx(1.0)
