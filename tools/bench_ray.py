@@ -98,7 +98,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from vleval.executors.ray_executor import RayOptions, worker_env
+    from vleval.executors.in_process import InProcessExecutor
+    from vleval.executors.ray_executor import RayExecutor, RayOptions, worker_env
     from vleval.executors.runner import run_benchmark
     from vleval.registry.discovery import Registry
 
@@ -129,9 +130,11 @@ def main() -> None:
     times: dict[str, list[float]] = {"in-process": [], "ray (2 workers)": []}
     try:
         for r in range(args.repeats):
-            for name, ray in (("in-process", None), ("ray (2 workers)", RayOptions(address=address, env=env))):
+            for name, executor in (("in-process", lambda: InProcessExecutor(registry)),
+                                   ("ray (2 workers)", lambda: RayExecutor(RayOptions(address=address, env=env),
+                                                                           registry=registry))):
                 start = time.perf_counter()
-                summary = run_benchmark("bench", bench, root / f"{name[:3]}-{r}", registry=registry, ray=ray)
+                summary = run_benchmark("bench", bench, root / f"{name[:3]}-{r}", executor=executor())
                 times[name].append(time.perf_counter() - start)
                 if summary.failed or len(summary.results) != args.cells:
                     sys.exit(f"{name}: {summary.failed} failed cell(s) of {len(summary.results)}")

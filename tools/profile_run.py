@@ -65,44 +65,47 @@ def _timer(owner: object, name: str, phases: dict[str, float], label: str | None
 
 def _worker_phases(phases: dict[str, float]) -> None:
     """Timers on the worker's steps outside the model calls (``calibrate`` and the key also contain some)."""
-    from vleval.engine import environment, execute, item_rows, machine_load, routing
+    from vleval.engine import execute, item_rows, machine_load, passes, routing
+    from vleval.engine.instances import Instances
     from vleval.engine.latency import LatencyRecorder
-    from vleval.engine.resolve import Resolver
-    from vleval.results import sidecars as item_results
+    from vleval.engine.metric_selection import Metrics
+    from vleval.executors import worker_loop
+    from vleval.results import sidecars
 
-    for name in ("model", "dataset", "prepared", "cell_key"):
-        _timer(Resolver, name, phases, f"resolver.{name}")
+    for name in ("model", "dataset", "prepared"):
+        _timer(Instances, name, phases, f"instances.{name}")
+    _timer(worker_loop, "cell_key", phases, "identity.cell_key")
     _timer(execute, "calibrate", phases, "calibrate (model calls included)")
-    _timer(execute, "check_call", phases, "check_call (outputs vs batch)")
+    _timer(passes, "check_call", phases, "check_call (outputs vs batch)")
     _timer(execute, "seed_everything", phases)
     _timer(item_rows, "rows", phases, "item_rows.rows")
-    _timer(item_results, "attach", phases, "item_results.attach (sidecar written)")
+    _timer(sidecars, "attach", phases, "sidecars.attach (sidecar written)")
     _timer(routing, "per_item", phases, "routing.per_item")
     _timer(routing, "summarize", phases, "routing.summarize")
     _timer(machine_load, "snapshot", phases, "machine_load.snapshot")
-    _timer(environment, "fingerprint", phases, "environment.fingerprint")
+    _timer(execute, "fingerprint", phases, "environment.fingerprint")
     _timer(LatencyRecorder, "summary", phases, "latency summary")
-    real_metrics = Resolver.metrics
+    real_for_task = Metrics.for_task
 
-    def metrics(self, *args, **kwargs):
-        resolved = real_metrics(self, *args, **kwargs)
+    def for_task(self, *args, **kwargs):
+        resolved = real_for_task(self, *args, **kwargs)
         for m in resolved:
             if not hasattr(m.metric.compute, "__wrapped__"):
                 _timer(m.metric, "compute", phases, f"metric {m.name}")
         return resolved
-    Resolver.metrics = metrics
+    Metrics.for_task = for_task
 
 
 def _worker_serve(conn, sink: str) -> None:
     """The worker's loop with timers: after each cell, the time inside model calls, in ``execute_cell`` and in
     each step so far are written to ``sink`` (outside any timed model call)."""
-    from vleval.executors import worker as isolation
+    from vleval.executors import worker_loop
 
     spent = [0.0]
     _timed_calls(spent)
     phases: dict[str, float] = defaultdict(float)
     _worker_phases(phases)
-    real = isolation.execute_cell
+    real = worker_loop.execute_cell
 
     def execute_cell(*args, **kwargs):
         t0 = time.perf_counter()
@@ -111,20 +114,20 @@ def _worker_serve(conn, sink: str) -> None:
         finally:
             phases["execute_cell"] += time.perf_counter() - t0
             Path(sink).write_text(json.dumps({"inside": spent[0], **phases}))
-    isolation.execute_cell = execute_cell
-    isolation._serve(conn)  # a fresh interpreter: the module's own loop
+    worker_loop.execute_cell = execute_cell
+    worker_loop.serve(conn)  # a fresh interpreter: the module's own loop
 
 
 def _isolated(out: str, extra: list[str]) -> int:
     """The default run with timers in the driver and the worker; prints the split."""
     from vleval import cli
     from vleval.cli import console
-    from vleval.executors import runner
-    from vleval.executors import worker as isolation
+    from vleval.cli import run as run_command
+    from vleval.executors import runner, worker, worker_loop
 
     handle, sink = tempfile.mkstemp(prefix="vleval-profile-", suffix=".json")
     os.close(handle)
-    isolation._serve = functools.partial(_worker_serve, sink=sink)
+    worker_loop.serve = functools.partial(_worker_serve, sink=sink)
     phases: dict[str, float] = defaultdict(float)
     marks: dict[str, float] = {}
     real_execute = runner._execute
@@ -134,10 +137,10 @@ def _isolated(out: str, extra: list[str]) -> int:
         return real_execute(*args, **kwargs)
     runner._execute = execute
     _timer(runner, "_execute", phases, "cells (worker round trips)")
-    _timer(isolation.Isolated, "keys", phases, "cell identities (keys request)")
+    _timer(worker.WorkerExecutor, "keys", phases, "cell identities (keys request)")
     _timer(runner, "_keep", phases, "records appended")
     _timer(console, "print_report", phases, "boards + summaries (printed)")
-    _timer(cli, "_write_report", phases, "HTML report")
+    _timer(run_command, "_write_report", phases, "HTML report")
     start = time.perf_counter()
     code = cli.main(["run", "-o", out, *extra])
     total = time.perf_counter() - start
@@ -175,7 +178,7 @@ def _in_process(out: str, profile: bool, dump: str | None, extra: list[str]) -> 
             prof.dump_stats(dump)
         stats = pstats.Stats(prof).stats
         total = max(v[3] for v in stats.values())
-        inside = sum(v[3] for (f, _, name), v in stats.items() if "/vleval/tasks" in f and name == "call")
+        inside = sum(v[3] for (f, _, name), v in stats.items() if "/vleval/engine/tasks" in f and name == "call")
         run = sum(v[3] for (f, _, name), v in stats.items()
                   if f.endswith("vleval/executors/runner.py") and name == "run_benchmark")
     else:

@@ -20,13 +20,14 @@ import pytest
 from conftest import TESTS, explicit_registry, make_distribution, toy_benchmark
 
 from vleval.config.load import ConfigError
+from vleval.executors.errors import ExecutorError
 from vleval.executors.runner import run_benchmark
 from vleval.results.store import scan
 
 LOCAL = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray's node IP = 127.0.0.1: no traffic leaves loopback
 os.environ.update(LOCAL)  # before ray is imported: it reads this once, and the driver must see the cluster's IP
 ray = pytest.importorskip("ray", reason="the Ray executor's tests need pip install 'vleval[ray]'")
-from vleval.executors.ray_executor import RayOptions, import_ray, worker_env  # noqa: E402
+from vleval.executors.ray_executor import RayExecutor, RayOptions, import_ray, worker_env  # noqa: E402
 
 PROBE = '''
 import os, time
@@ -114,10 +115,11 @@ def cluster(tmp_path_factory):
         log.close()
 
 
-def options(cluster, **kw) -> RayOptions:
+def on_ray(cluster, **kw) -> RayExecutor:
+    """The Ray executor on the module's cluster; the driver's preflight uses the toy, fault and probe plugins."""
     address, site = cluster
     env = {**worker_env(os.environ), "PYTHONPATH": os.pathsep.join([str(site), str(TESTS)])}
-    return RayOptions(address=address, env=env, **kw)
+    return RayExecutor(RayOptions(address=address, env=env, **kw), registry=registry())
 
 
 def registry():
@@ -152,11 +154,18 @@ class Workers:
     """The plain progress callback: cells done per worker, and the cells reported started."""
 
     def __init__(self):
-        from vleval.engine.execute import Progress
+        from vleval.engine.progress import Progress
 
-        self.progress, self.done, self.started = Progress(), {}, []
-        self.progress.worker_done = lambda worker, n: self.done.__setitem__(worker, n)
-        self.progress.cell = self.started.append
+        workers = self
+
+        class Recording(Progress):
+            def worker_done(self, worker: str, done: int) -> None:
+                workers.done[worker] = done
+
+            def cell(self, label: str) -> None:
+                workers.started.append(label)
+
+        self.progress, self.done, self.started = Recording(), {}, []
 
 
 def comparable(record) -> dict:
@@ -169,8 +178,7 @@ def test_records_match_in_process_and_say_where_they_ran(cluster, tmp_path):
     bench = toy_benchmark(latency={"warmup": 0, "repetitions": 1})
     local = run_benchmark("toy", bench, tmp_path / "local", registry=registry())
     workers = Workers()
-    remote = run_benchmark("toy", bench, tmp_path / "ray", registry=registry(), ray=options(cluster),
-                           progress=workers.progress)
+    remote = run_benchmark("toy", bench, tmp_path / "ray", executor=on_ray(cluster), progress=workers.progress)
     assert len(remote.results) == len(local.results) == 12 and remote.failed == 0
     by_key = {r.cell_key: r for r in local.results}
     assert {r.cell_key for r in remote.results} == set(by_key)  # the same identities, so --resume matches them
@@ -192,7 +200,7 @@ def test_worker_killed_mid_cell_is_retried_and_recorded_once(cluster, tmp_path):
     bench["models"][0]["args"]["hang_once"] = str(mark)
     out: dict = {}
     thread = threading.Thread(target=lambda: out.update(summary=run_benchmark(
-        "probe", bench, tmp_path / "r", registry=registry(), ray=options(cluster, max_retries=1))))
+        "probe", bench, tmp_path / "r", executor=on_ray(cluster, max_retries=1))))
     thread.start()
     deadline = time.monotonic() + 60
     while not mark.exists():
@@ -212,7 +220,7 @@ def test_every_try_failing_gives_one_failed_record(cluster, tmp_path):
     bench = {"models": [{"name": "crashing-moe", "args": {"fault": "exit"}}, {"name": "toy-moe"}],
              "shifts": [{"name": "toy-noise", "args": {"n": 8}}], "batch_sizes": [4], "max_retries": 2,
              "latency": {"warmup": 0, "repetitions": 1}}
-    summary = run_benchmark("crash", bench, tmp_path, registry=registry(), ray=options(cluster))
+    summary = run_benchmark("crash", bench, tmp_path, executor=on_ray(cluster))
     by_model = {r.cell["model"]: r for r in summary.results}
     assert len(summary.results) == 2 and by_model["toy-moe"].status == "ok"
     failed = by_model["crashing-moe"]
@@ -226,7 +234,7 @@ def test_cell_timeout_fails_the_cell_without_retrying(cluster, tmp_path):
              "shifts": [{"name": "toy-noise", "args": {"n": 8}}], "batch_sizes": [4], "cell_timeout_s": 3,
              "latency": {"warmup": 0, "repetitions": 1}}
     start = time.monotonic()
-    summary = run_benchmark("hang", bench, tmp_path, registry=registry(), ray=options(cluster, max_retries=3))
+    summary = run_benchmark("hang", bench, tmp_path, executor=on_ray(cluster, max_retries=3))
     (record,) = summary.results
     assert record.status == "failed" and "timed out" in record.error["message"]
     assert time.monotonic() - start < 60  # one try of about 3 s, not four
@@ -238,7 +246,7 @@ def test_resources_are_respected(cluster, tmp_path):
     bench["models"][0]["resources"] = {"toy_slot": 1}  # the cluster has one: these cells run one at a time
     bench["models"].append({**bench["models"][0], "sweep": {"experts": [5, 6, 7]}})
     del bench["models"][1]["resources"]
-    summary = run_benchmark("res", bench, tmp_path, registry=registry(), ray=options(cluster))
+    summary = run_benchmark("res", bench, tmp_path, executor=on_ray(cluster))
     assert [r.status for r in summary.results] == ["ok"] * 6
     spans = intervals(log)
     assert overlapping(spans, [2, 3, 4]) == []
@@ -249,14 +257,14 @@ def test_a_request_no_node_can_meet_is_refused_before_any_work(cluster, tmp_path
     bench = probe_bench(tmp_path / "calls.log", [2])
     bench["models"][0]["resources"] = {"num_gpus": 1}
     with pytest.raises(ConfigError, match=r"benchmarks\.nogpu\.models\[0\]\.resources: no node .* GPU=1"):
-        run_benchmark("nogpu", bench, tmp_path, registry=registry(), ray=options(cluster))
+        run_benchmark("nogpu", bench, tmp_path, executor=on_ray(cluster))
     assert not (tmp_path / "nogpu.jsonl").exists()
 
 
 def test_exclusive_latency_cells_never_share_the_node(cluster, tmp_path):
     log = tmp_path / "calls.log"
     summary = run_benchmark("excl", probe_bench(log, [2, 3, 4], exclusive_latency=True), tmp_path,
-                            registry=registry(), ray=options(cluster))
+                            executor=on_ray(cluster))
     assert [r.environment["exclusive_node"] for r in summary.results] == [True] * 3
     assert overlapping(intervals(log), [2, 3, 4]) == []
 
@@ -285,15 +293,15 @@ def test_workers_take_the_driver_environment_before_numpy_loads(monkeypatch, tmp
     for name in ("VLEVAL_RAY_TEST_MARK", "PYTHONPATH"):  # restored at teardown
         monkeypatch.delenv(name, raising=False)
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")]), "VLEVAL_RAY_TEST_MARK": "1"}
-    ray_worker._apply_env(env)
-    ray_worker._apply_env(env)  # once only
+    ray_worker.apply_env(env)
+    ray_worker.apply_env(env)  # once only
     assert sys.path[:3] == ["first", str(tmp_path / "a"), str(tmp_path / "b")] and sys.path.count("first") == 1
     assert os.environ["VLEVAL_RAY_TEST_MARK"] == "1" and os.environ["PYTHONPATH"] == env["PYTHONPATH"]
 
 
 def test_missing_ray_and_misused_flags_are_clear_errors(monkeypatch, toy_cli):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
-    with pytest.raises(ConfigError, match=r"pip install 'vleval\[ray\]'"):
+    with pytest.raises(ExecutorError, match=r"pip install 'vleval\[ray\]'"):
         import_ray()
     argv, env, _ = toy_cli
     for extra, message in ((["--address", "127.0.0.1:1"], "--address needs --executor ray"),

@@ -243,14 +243,15 @@ def test_benchmark_schema_is_checked_once_per_cli_run(tmp_path, monkeypatch, toy
 
 def test_cell_keys_depend_only_on_config_plugins_and_data(tmp_path, toy_registry):
     """Resume identity: the same benchmark gives the same keys in a fresh resolver; other data gives other keys."""
-    from vleval.engine.resolve import Resolver
+    from vleval.engine.identity import cell_key
+    from vleval.engine.instances import Instances
     from vleval.plan.cells import plan
 
     cells = plan("toy", toy_benchmark(datasets=[])).cells
-    first = [Resolver(toy_registry).cell_key(c) for c in cells]
-    assert first == [Resolver(toy_registry).cell_key(c) for c in cells] and len(set(first)) == len(cells)
+    first = [cell_key(c, Instances(toy_registry)) for c in cells]
+    assert first == [cell_key(c, Instances(toy_registry)) for c in cells] and len(set(first)) == len(cells)
     other = plan("toy", toy_benchmark(datasets=[], shifts=[{"name": "toy-noise", "args": {"noise": 5.0}}])).cells
-    assert not set(first) & {Resolver(toy_registry).cell_key(c) for c in other}
+    assert not set(first) & {cell_key(c, Instances(toy_registry)) for c in other}
 
 
 class PassOrder:

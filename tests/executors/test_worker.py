@@ -80,39 +80,55 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_worker_started_early_is_stopped_when_preflight_refuses_the_benchmark(tmp_path, toy_registry):
-    """The worker is launched before the preflight checks (its imports overlap them); a refused benchmark must not
-    leave it running."""
+def _workers() -> list:
     import multiprocessing
 
+    return [p for p in multiprocessing.active_children() if p.name == "vleval-worker"]
+
+
+def test_worker_started_early_is_stopped_when_preflight_refuses_the_benchmark(tmp_path):
+    """The worker starts when its executor is constructed (its imports overlap the caller's work); a refused
+    benchmark must not leave it running."""
     from conftest import toy_benchmark
 
     from vleval.config.load import ConfigError
     from vleval.executors.runner import run_benchmark
+    from vleval.executors.worker import WorkerExecutor
 
+    executor = WorkerExecutor()
+    assert _workers(), "the worker should start with its executor"
     bench = toy_benchmark(models=[{"name": "no-such-model"}])
     with pytest.raises(ConfigError, match="no-such-model"):
-        run_benchmark("toy", bench, tmp_path, registry=toy_registry, isolate=True)
-    assert not [p for p in multiprocessing.active_children() if p.name == "vleval-worker"]
+        run_benchmark("toy", bench, tmp_path, executor=executor)
+    assert not _workers()
     assert not (tmp_path / "toy.jsonl").exists()
+
+
+def test_a_registry_goes_with_the_default_executor_only(tmp_path, toy_registry):
+    from conftest import toy_benchmark
+
+    from vleval.executors.runner import run_benchmark
+    from vleval.executors.worker import WorkerExecutor
+
+    with pytest.raises(ValueError, match="registry is for the default in-process executor"):
+        run_benchmark("toy", toy_benchmark(), tmp_path, registry=toy_registry, executor=WorkerExecutor())
+    assert not _workers() and not (tmp_path / "toy.jsonl").exists()
 
 
 DRIVER = """
 import json, sys
 from vleval.config.load import ConfigError
 from vleval.executors.runner import run_benchmark
+from vleval.executors.worker import WorkerExecutor
 from conftest import toy_benchmark
 
 bench = toy_benchmark(**json.loads(sys.argv[2]))
-called = []
 try:
-    summary = run_benchmark("toy", bench, __import__("pathlib").Path(sys.argv[1]), isolate=True,
-                            meanwhile=lambda: called.append(1))
+    summary = run_benchmark("toy", bench, __import__("pathlib").Path(sys.argv[1]), executor=WorkerExecutor())
     outcome = {"statuses": [r.status for r in summary.results], "items": [bool(r.items) for r in summary.results]}
 except ConfigError as exc:
     outcome = {"refused": str(exc)}
-print(json.dumps({**outcome, "meanwhile": called, "driver_loaded": sorted(
-    m for m in ("toy_plugins", "torch") if m in sys.modules)}))
+print(json.dumps({**outcome, "driver_loaded": sorted(m for m in ("toy_plugins", "torch") if m in sys.modules)}))
 """
 
 
@@ -127,12 +143,10 @@ def _isolated_driver(tmp_path, overrides):
 
 @pytest.mark.slow
 def test_isolated_run_checks_and_keys_in_the_worker_the_driver_loads_no_plugin(tmp_path):
-    """With discovered plugins the worker runs the preflight and the identities: the driver imports no plugin
-    module (nor torch), runs ``meanwhile`` once while the worker starts, and every record references the sidecar the
-    worker wrote."""
+    """The worker runs the preflight and the identities: the driver imports no plugin module (nor torch), and
+    every record references the sidecar the worker wrote."""
     out = _isolated_driver(tmp_path, {"datasets": [], "models": [{"name": "toy-moe", "sweep": {"experts": [2, 4]}}]})
     assert out["driver_loaded"] == []
-    assert out["meanwhile"] == [1]
     assert out["statuses"] == ["ok", "ok"] and out["items"] == [True, True]
     lines = (tmp_path / "out" / "toy.jsonl").read_text().splitlines()
     sidecars = sorted(p.name for p in (tmp_path / "out" / "toy.items").iterdir())
@@ -154,5 +168,5 @@ def test_preflight_in_the_worker_refuses_as_in_process(tmp_path, toy_registry):
         run_benchmark("toy", toy_benchmark(**overrides), tmp_path / "in-process", registry=toy_registry)
     assert out["refused"] == str(expected.value)
     assert "no_such_arg" in out["refused"]
-    assert out["meanwhile"] == [1] and out["driver_loaded"] == []
+    assert out["driver_loaded"] == []
     assert not (tmp_path / "out" / "toy.jsonl").exists()

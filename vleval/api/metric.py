@@ -72,3 +72,8 @@ class Metric:
     def describe(self) -> dict[str, Any]:
         """Settings worth recording beside the values (a mode, a tokenizer, parts unavailable and why); JSON types."""
         return {}
+
+    def per_image(self) -> dict[str, list[float]]:
+        """Per-item scores of the last :meth:`compute` (name -> one value per item, in evaluation order), e.g.
+        CIDEr per image; kept in the per-item results and compared item by item. Empty when the metric has none."""
+        return {}

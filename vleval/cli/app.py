@@ -39,11 +39,13 @@ def bad_input_errors() -> tuple[type[BaseException], ...]:
     from vleval.boards.build import NotComparable
     from vleval.config.load import ConfigError
     from vleval.config.schema import ValidationFailed
+    from vleval.executors.errors import ExecutorError
     from vleval.registry import PluginError
     from vleval.results.sidecars import SidecarError
     from vleval.results.store import ResultsFileError
 
-    return ConfigError, PluginError, NotComparable, ResultsFileError, SidecarError, ValidationFailed, OSError
+    return (ConfigError, PluginError, ExecutorError, NotComparable, ResultsFileError, SidecarError, ValidationFailed,
+            OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,27 +83,32 @@ def _adhoc(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    worker = _early_worker(args)  # first: its imports (torch: ~1.5 s) overlap all that follows until the cells
+    executor = _executor(args)  # first: a worker process's imports (torch: ~1.5 s) overlap all that follows
     try:
-        return _run(args, worker)
+        return _run(args, executor)
     finally:
-        if worker is not None:  # closed by the run already, unless it stopped before (e.g. a bad config)
-            worker.close()
+        executor.close()  # closed by the run already, unless it stopped before (e.g. a bad config)
 
 
-def _early_worker(args: argparse.Namespace) -> Any:
-    """The local worker process of an isolated run, launched; ``None`` for ``--in-process`` and Ray runs."""
-    if args.in_process or args.executor == "ray":
-        return None
-    from vleval.executors.worker import Isolated
+def _executor(args: argparse.Namespace) -> Any:
+    """Where the cells run: a worker process (started now), this process (``--in-process``) or a Ray cluster."""
+    ray = _ray_options(args)
+    if ray is not None:
+        from vleval.executors.ray_executor import RayExecutor
 
-    worker = Isolated()
-    worker.launch()
-    return worker
+        return RayExecutor(ray)
+    if args.in_process:
+        from vleval.executors.in_process import InProcessExecutor
+        from vleval.registry.discovery import Registry
+
+        return InProcessExecutor(Registry.discover())
+    from vleval.executors.worker import WorkerExecutor
+
+    return WorkerExecutor()
 
 
-def _run(args: argparse.Namespace, worker: Any) -> int:
-    from vleval.cli.console import RichProgress
+def _run(args: argparse.Namespace, executor: Any) -> int:
+    from vleval.cli.console import RichProgress, WorkerProgress, print_report
     from vleval.config import load as config
     from vleval.engine.tested import warning
     from vleval.executors.runner import run_benchmark
@@ -119,47 +123,26 @@ def _run(args: argparse.Namespace, worker: Any) -> int:
     else:  # load_file checks the file against the schema; the runner does not check it again
         data = config.load_file(args.config)
         (name, bench), validated = config.select(data, args.benchmark, args.config), True
-    ray = _ray_options(args)
-    if ray is not None:  # cells done per worker
-        from vleval.cli.ray_progress import WorkerProgress
-
-        bars: RichProgress = WorkerProgress(console)
-    else:
-        bars = RichProgress(console)
+    bars = WorkerProgress(console) if args.executor == "ray" else RichProgress(console)  # Ray: cells per worker
     with bars as progress:
         summary = run_benchmark(name, bench, Path(args.output), resume=args.resume, progress=progress,
-                                validated=validated, repair=args.repair,
-                                isolate=worker or not args.in_process, ray=ray,
-                                meanwhile=partial(_warm_up, args))
-    from vleval.cli.console import print_report
-    from vleval.cli.post_run import PostRun
-
-    seconds = time.perf_counter() - start
-    with PostRun(None if args.no_report else summary.path) as post:  # figures drawn while the boards are computed
-        boards, sections = print_report(console, summary, seconds, loaded=post.loaded)
-        if not args.no_report:
-            _write_report(console, summary.path, boards, sections, post.started)
+                                validated=validated, repair=args.repair, executor=executor)
+    boards, sections = print_report(console, summary, time.perf_counter() - start)
+    if not args.no_report:
+        _write_report(console, summary.path, boards, sections)
     return ExitCode.FAILED_CELLS if summary.failed else ExitCode.OK
 
 
-def _warm_up(args: argparse.Namespace) -> None:
-    """What the run needs after its cells, imported while the worker process starts (the driver is idle then)."""
-    from vleval.cli.post_run import preload
-
-    preload(report=not args.no_report)
-
-
-def _write_report(console: Any, results: Path, boards: list, sections: list, started: object = None) -> None:
+def _write_report(console: Any, results: Path, boards: list, sections: list) -> None:
     """The run's HTML report beside its results; a figure that cannot be drawn never fails the run (the records
-    are written already): it is reported with the command that retries. ``started``: its figures that need no
-    board, started early (:class:`vleval.cli.post_run.PostRun`)."""
+    are written already): it is reported with the command that retries."""
     if not results.exists():
         return
     out = results.with_suffix(".report")
     try:
         from vleval.report import write_report
 
-        console.print(f"report: {write_report(results, out, boards=boards, sections=sections, started=started)}")
+        console.print(f"report: {write_report(results, out, boards=boards, sections=sections)}")
     except Exception as exc:  # noqa: BLE001 - the run's records are safe; say what failed and how to retry
         console.print(f"[yellow]report not written ({type(exc).__name__}: {exc}); retry with "
                       f"`vleval report {results} -o {out}`[/yellow]")

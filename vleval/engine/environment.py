@@ -57,3 +57,12 @@ def _static(device: str) -> dict[str, Any]:
         "gpu": gpu,
         "cuda": torch.version.cuda if gpu else None,
     }
+
+
+def fingerprint_or_error() -> dict[str, Any]:
+    """This machine's CPU fingerprint, or ``{"error": ...}`` naming what prevented it (e.g. torch broken): for the
+    record of a cell that failed before its model said which device it uses."""
+    try:
+        return fingerprint()
+    except Exception as exc:  # the record still says why it has no fingerprint
+        return {"error": str(exc)}

@@ -36,8 +36,8 @@ class Budget:
 
 
 def item_bytes(item: Any) -> int:
-    """Approximate memory of an item's decoded image (its text is negligible)."""
-    image = getattr(item, "image", None)
+    """Approximate memory of an item's decoded image (its text is negligible); 0 for no image or not a PIL one."""
+    image = item.image
     if image is None or not hasattr(image, "getbands"):
         return 0
     width, height = image.size
