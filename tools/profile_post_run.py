@@ -2,22 +2,17 @@
 
     python tools/profile_post_run.py RESULTS.jsonl [--repeat 3] [--profile STATS] [--top 25]
 
-    python tools/profile_post_run.py RESULTS.jsonl --preload   # as a run that called vleval.cli.post_run.preload()
-
 Steps, each in seconds, in the order ``vleval run`` takes them (``vleval.cli.console.print_report``, then
 ``vleval.report.write_report`` with the boards and summaries already computed):
 
-- ``preload``: with ``--preload``, ``vleval.cli.post_run.preload()`` (a run does it while its worker starts: not counted
-  in ``total``);
-- ``load``: the records (``records.load``, no schema check, as after a run) and the per-item reader;
-- ``start``: the report's figures that need no board started in a forked child (``vleval.cli.post_run.PostRun``;
-  they are drawn during the next steps);
-- ``boards``: ``leaderboard.build`` (bootstraps, TOST, Holm, replicate pooling; reads the sidecars);
-- ``render``: the boards as rich tables, printed to a discarded console;
-- ``summaries``: ``summary.sections`` (Q1, Q2, routing analytics with flip AUC; reads the sidecars);
-- ``report``: the HTML report and the rest of its figures into a temporary directory (matplotlib import included
-  without ``--preload``);
-- ``total``: the sum (imports of vleval/numpy/scipy that happen on the way are counted where they happen).
+- ``imports``: the modules of those two steps (rich, numpy, matplotlib, vleval's boards, stats and report; scipy's
+  parts are imported by the step that first needs them);
+- ``load``: the records (``vleval.results.store.load``, no schema check, as after a run) and the per-item reader;
+- ``boards``: ``vleval.boards.build.build`` (bootstraps, TOST, Holm, replicate pooling; reads the sidecars);
+- ``render``: the boards as rich tables (``vleval.boards.render.render``), printed to a discarded console;
+- ``summaries``: ``vleval.boards.summaries.sections`` (Q1, Q2, routing analytics with flip AUC; reads the sidecars);
+- ``report``: the HTML report and its figures into a temporary directory;
+- ``total``: the sum.
 
 Each repeat runs in a fresh interpreter (caches and imports start cold, as in a run); medians are printed.
 ``--profile`` writes cProfile stats of one more repeat and prints its top functions by cumulative time.
@@ -35,10 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-STEPS = ("load", "start", "boards", "render", "summaries", "report")
+STEPS = ("imports", "load", "boards", "render", "summaries", "report")
 
 
-def _once(results: Path, out: Path, preload: bool = False) -> dict[str, float]:
+def _once(results: Path, out: Path) -> dict[str, float]:
     """Run the post-cell steps once in this interpreter; seconds per step."""
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -49,37 +44,29 @@ def _once(results: Path, out: Path, preload: bool = False) -> dict[str, float]:
         seconds[step] = now - clock
         clock = now
 
-    if preload:
-        from vleval.cli.post_run import preload as warm
-
-        warm()
-        lap("preload")
     from rich.console import Console
 
-    from vleval.boards import build as leaderboard
-    from vleval.boards import summaries as summary
-    from vleval.cli.post_run import PostRun
+    from vleval.boards.build import build
+    from vleval.boards.render import render
+    from vleval.boards.summaries import sections
     from vleval.report import write_report
-    from vleval.results import sidecars as item_results
+    from vleval.results import sidecars
     from vleval.results.store import load
 
-    clock = time.perf_counter()
-    with PostRun(results, out) as post:  # as `vleval run`: print_report's steps inside it
-        records = load([results], validate=False)
-        items = item_results.reader({r.cell_key: results for r in records})
-        lap("load")
-        post.loaded(records)
-        lap("start")
-        boards = leaderboard.build(records, items=items)
-        lap("boards")
-        console = Console(file=io.StringIO(), width=250)
-        for table in leaderboard.render(boards):
-            console.print(table)
-        lap("render")
-        sections = summary.sections(records, items)
-        lap("summaries")
-        write_report(results, out, boards=boards, sections=sections, started=post.started)
-        lap("report")
+    lap("imports")
+    records = load([results], validate=False)
+    items = sidecars.reader({r.cell_key: results for r in records})
+    lap("load")
+    boards = build(records, items=items)
+    lap("boards")
+    console = Console(file=io.StringIO(), width=250)
+    for table in render(boards):
+        console.print(table)
+    lap("render")
+    summaries = sections(records, items)
+    lap("summaries")
+    write_report(results, out, boards=boards, sections=summaries)
+    lap("report")
     seconds["total"] = sum(seconds[s] for s in STEPS)
     return seconds
 
@@ -90,24 +77,23 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="fresh interpreters to time (default 3)")
     parser.add_argument("--profile", type=Path, default=None, help="also write cProfile stats of one repeat here")
     parser.add_argument("--top", type=int, default=25, help="functions to list with --profile (default 25)")
-    parser.add_argument("--preload", action="store_true", help="call vleval.cli.post_run.preload() first (untimed)")
     parser.add_argument("--once", action="store_true", help=argparse.SUPPRESS)  # one repeat, JSON on stdout
     args = parser.parse_args()
     if not args.results.is_file():
         parser.error(f"results file not found: {args.results}")
     if args.once:
         with tempfile.TemporaryDirectory(prefix="vleval-post-run-") as out:
-            print(json.dumps(_once(args.results, Path(out), args.preload)))
+            print(json.dumps(_once(args.results, Path(out))))
         return 0
     runs = []
     for _ in range(max(1, args.repeat)):
-        done = subprocess.run([sys.executable, __file__, str(args.results), "--once",
-                               *(["--preload"] if args.preload else [])], capture_output=True, text=True, check=False)
+        done = subprocess.run([sys.executable, __file__, str(args.results), "--once"], capture_output=True, text=True,
+                              check=False)
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
             return done.returncode
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    for step in (*(["preload"] if args.preload else []), *STEPS, "total"):
+    for step in (*STEPS, "total"):
         values = [run[step] for run in runs]
         print(f"{step:<10} median {statistics.median(values):6.2f} s  (runs: "
               + ", ".join(f"{v:.2f}" for v in values) + ")")
@@ -116,8 +102,8 @@ def main() -> int:
         import pstats
 
         with tempfile.TemporaryDirectory(prefix="vleval-post-run-") as out:
-            cProfile.runctx("_once(results, out, preload)", globals(),
-                            {"results": args.results, "out": Path(out), "preload": args.preload}, str(args.profile))
+            cProfile.runctx("_once(results, out)", globals(), {"results": args.results, "out": Path(out)},
+                            str(args.profile))
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(args.top)
     return 0
 

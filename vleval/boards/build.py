@@ -9,7 +9,6 @@ intervals are clustered bootstraps and differences get Holm-adjusted tests, all 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from vleval.boards.base import base_record
@@ -18,13 +17,13 @@ from vleval.boards.comparability import NotComparable, evaluation_name, groups
 from vleval.boards.pareto import mark_pareto
 from vleval.engine.machine_load import contended
 from vleval.results.record import Record
+from vleval.results.sidecars import ItemReader
 from vleval.stats.differences import Difference, adjust, difference, level
 from vleval.stats.pooling import Pooled, pool, pooled_latency
 
 __all__ = ["Board", "ItemReader", "NotComparable", "Row", "build", "evaluation_name", "groups", "nothing_ranked"]
 
 #: a record's per-item rows by domain (``vleval.results.sidecars.reader``), ``None`` without them
-ItemReader = Callable[[Record], "dict[str, list[dict]] | None"]
 
 
 @dataclass(frozen=True)

@@ -4,18 +4,17 @@ target; with per-item routing, the image-token shift with its interval and wheth
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from vleval.boards.summary_tables import Section, SummaryTable, num, shift_groups
 from vleval.results.record import Record
+from vleval.results.sidecars import ItemReader
 from vleval.stats.routing import FlipAUC, flip_auc, item_shift, layer_table, routing_shift
 
 TITLE = "Q2 routing balance and routing shift"
 TASKS = ("multiple_choice", "retrieval")
 HEADING = ("per MoE layer: diversity exp(H)/N, dead-expert fraction, utilization CV, per-token routing entropy "
            "H/ln N ('-': no router probabilities) (source); routing shift JSD source -> target (bits, all tokens)")
-ItemReader = Callable[[Record], "dict[str, list[dict]] | None"]
 
 
 @dataclass(frozen=True)

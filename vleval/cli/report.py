@@ -50,8 +50,7 @@ def main_report(args: argparse.Namespace) -> int:
 
 def main_summary(args: argparse.Namespace) -> int:
     from vleval.boards.summaries import section_text, sections
-    from vleval.report import load_results
-    from vleval.results.sidecars import SidecarError
+    from vleval.results.sidecars import SidecarError, load_results
 
     if _missing(args.results):
         print(_missing(args.results), file=sys.stderr)

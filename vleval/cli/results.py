@@ -49,22 +49,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from vleval.boards import build as leaderboard
     from vleval.boards.render import render
-    from vleval.results import sidecars
-    from vleval.results.store import load
+    from vleval.results.sidecars import load_results
 
     if not args.margin > 0:
         print(f"vleval: error: --margin must be a positive number, got {args.margin}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    records, homes = [], {}
-    for path in args.results:
-        for record in load([path]):
-            records.append(record)
-            homes[record.cell_key] = Path(path)
+    records, items = load_results([Path(p) for p in args.results])
     nothing = leaderboard.nothing_ranked(records)
     if nothing:
         print(f"vleval: {nothing}", file=sys.stderr)
         return ExitCode.BAD_INPUT
-    boards = leaderboard.build(records, allow_mixed=args.allow_mixed, items=sidecars.reader(homes),
+    boards = leaderboard.build(records, allow_mixed=args.allow_mixed, items=items,
                                margin=args.margin)
     out = render(boards, args.format, wide=args.wide)
     if isinstance(out, str):

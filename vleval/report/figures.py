@@ -1,14 +1,18 @@
-"""The report's figures (matplotlib, Agg backend, PNG). Each function saves one figure and returns its path, or
-``None`` when the records hold nothing to draw.
+"""The report's figures (matplotlib's object-oriented API, Agg canvas, PNG). Each function saves one figure and
+returns its path, or ``None`` when the records hold nothing to draw.
 
 Figures have fixed margins in inches (no ``tight_layout``/constrained layout: measuring every text is what made the
-report slow) and the image-token share of all variants of a board is one figure with a panel per variant."""
+report slow) and the image-token share of all variants of a board is one figure with a panel per variant. No
+pyplot: nothing global (backend, open figures) is set or kept."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from vleval.boards.build import Board
 from vleval.results.record import Record
@@ -18,27 +22,10 @@ DPI = 80
 CHAR_IN = 0.055  # approximate width of one 7 pt tick-label character, inches (sizes the left margin)
 
 
-Job = Callable[[], "Path | None"]  # one figure: draws and saves it, returns its path (None: nothing to draw)
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def prepare() -> None:
-    """Import matplotlib (Agg) before the figures are drawn (:mod:`vleval.report.parallel` forks after it)."""
-    _plt()
-
-
 def _figure(width: float, height: float, *, left: float = 0.75, right: float = 0.2, bottom: float = 0.55,
-            top: float = 0.35, nrows: int = 1, ncols: int = 1, **grid: float) -> tuple[Any, Any]:
+            top: float = 0.35, nrows: int = 1, ncols: int = 1, **grid: float) -> tuple[Figure, Any]:
     """A figure of ``width`` x ``height`` inches with its subplots inside fixed margins (inches)."""
-    fig = _plt().figure(figsize=(width, height), dpi=DPI)
+    fig = Figure(figsize=(width, height), dpi=DPI)
     axes = fig.subplots(nrows, ncols, squeeze=False, gridspec_kw=dict(
         left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height, **grid))
     return fig, axes
@@ -49,14 +36,13 @@ def _label_margin(labels: list[str]) -> float:
     return 0.3 + CHAR_IN * max((len(label) for label in labels), default=0)
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=DPI)
-    _plt().close(fig)
     return path
 
 
 def _colours(values: list[int | None]) -> dict[int | None, Any]:
-    cmap = _plt().get_cmap("viridis")
+    cmap = colormaps["viridis"]
     distinct = sorted({v for v in values if v is not None})
     out = {v: cmap(i / max(len(distinct) - 1, 1)) for i, v in enumerate(distinct)}
     out[None] = "grey"
@@ -70,8 +56,6 @@ def accuracy_vs_latency(board: Board, path: Path) -> Path | None:
             is not None]
     if not rows:
         return None
-    import numpy as np
-
     fig, ((ax,),) = _figure(7, 4.5, left=0.8)
     colours = _colours([r.experts for r in rows])
     for experts in sorted({r.experts for r in rows}, key=lambda e: (e is None, e or 0)):
@@ -121,8 +105,6 @@ def _share_grid(record: Record, domain: str) -> tuple[Any, list[str]] | None:
     layers = [layer for layer in (routing or {}).get("layers", []) if layer.get("image_share_per_expert")]
     if not layers:
         return None
-    import numpy as np
-
     width = max(len(layer["image_share_per_expert"]) for layer in layers)
     grid = np.full((len(layers), width), np.nan)
     for i, layer in enumerate(layers):
@@ -182,11 +164,9 @@ def shift_vs_drop(records: list[Record], metric: str, path: Path) -> Path | None
 def latency_distributions(board: Board, records: list[Record], path: Path) -> Path | None:
     """Per variant: per-sample p50-p90-p99 as a bar with marks, and each timed pass's mean ms/sample as dots."""
     by_label: dict[str, list[Record]] = {}
-    from vleval.stats.pooling import variant_label
-
     for r in records:
         if r.timed is not None and r.timed.p50_ms is not None:
-            by_label.setdefault(variant_label(r), []).append(r)
+            by_label.setdefault(r.variant, []).append(r)
     labels = [row.label for row in board.rows if row.label in by_label]
     if not labels:
         return None

@@ -16,8 +16,15 @@ import gzip
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from vleval.results.record import Record
+from vleval.results.store import load
+
+#: a record's per-item rows by domain, or ``None`` without a sidecar
+ItemReader = Callable[[Record], dict[str, list[dict]] | None]
 
 
 def sidecar_dir(results: Path) -> Path:
@@ -103,3 +110,14 @@ def reader(homes: dict[str, Path]):
         return cache[key]
 
     return rows_of
+
+
+def load_results(paths: list[Path], validate: bool = True) -> tuple[list[Record], ItemReader]:
+    """The records of every results file and a reader of their per-item rows (each sidecar relative to the file its
+    record came from); ``validate``: check each file against the schema first (:func:`vleval.results.store.load`)."""
+    records, homes = [], {}
+    for path in map(Path, paths):
+        for record in load([path], validate=validate):
+            records.append(record)
+            homes[record.cell_key] = path
+    return records, reader(homes)

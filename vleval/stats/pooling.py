@@ -79,8 +79,3 @@ def pooled_latency(records: list[Record]) -> PooledLatency:
     p90 = median(d.p90_ms for d in timed if d.p90_ms is not None) if any(d.p90_ms for d in timed) else None
     return PooledLatency(median(d.p50_ms for d in timed), ci, p90, median(throughput) if throughput else None,
                          len(timed))
-
-
-def variant_label(record: Record) -> str:
-    """Transition only (``vleval/report/figures.py`` calls it): use ``record.variant``."""
-    return record.variant
