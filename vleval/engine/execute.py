@@ -26,7 +26,8 @@ from vleval.engine.provenance import plugin_ref
 from vleval.engine.session import Session
 from vleval.engine.tasks import TaskStrategy, strategy
 from vleval.plan.cells import Cell
-from vleval.results.record import TIMING_SCOPE, DatasetInfo, Domain, Record, RecordBuilder, jsonable
+from vleval.results.builder import RecordBuilder
+from vleval.results.record import TIMING_SCOPE, DatasetInfo, Domain, Record, jsonable
 
 
 class CellSkipped(Exception):

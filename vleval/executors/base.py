@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from vleval import __version__
 from vleval.engine.progress import Progress
 from vleval.plan.cells import Cell, Plan
-from vleval.results.record import Record, RecordBuilder
+from vleval.results.builder import RecordBuilder
+from vleval.results.record import Record
 
 DEFAULT_CELL_TIMEOUT_S = 4 * 3600.0  # generous, for large models on full datasets; lower it per benchmark
 
