@@ -77,6 +77,7 @@ def _run(env: dict[str, str], out: Path, *extra: str) -> subprocess.CompletedPro
     return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env}, timeout=600)
 
 
+@pytest.mark.slow
 def test_missing_files_are_reported_before_any_work(tmp_path):
     result = _run({"FLICKR30K_DIR": str(tmp_path / "nowhere"), "COCO_DIR": str(tmp_path)}, tmp_path / "out")
     assert result.returncode == 2

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import TESTS, make_distribution
+
+pytestmark = pytest.mark.slow  # every test runs `vleval plugins` in a subprocess
 
 ARGS_PLUGIN = '''
 from vleval.api import Metric, Task, hookimpl

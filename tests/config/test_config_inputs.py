@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TESTS, toy_benchmark
+from conftest import TESTS, cli_error, toy_benchmark
 
 from vleval.cli import main
 from vleval.config.load import load_file
+from vleval.engine import tested
 from vleval.executors.runner import run_benchmark
 from vleval.results.store import ResultsFileError
 
@@ -39,16 +40,18 @@ def test_bad_names_and_values_are_refused_naming_file_and_key(tmp_path, capsys, 
     path = tmp_path / "b.toml"
     path.write_text(toml)
     out = tmp_path / "out"
-    assert main(["run", "-c", str(path), "-o", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"vleval: error: {path}: does not match benchmark.schema.json") and expected in err, err
+    assert main(["run", "--in-process", "-c", str(path), "-o", str(out)]) == 2
+    error = cli_error(capsys.readouterr().err)
+    assert error == f"vleval: error: {path}: does not match benchmark.schema.json:\n  {expected}\n"
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["b.toml"]  # nothing written
 
 
 def test_adhoc_non_finite_argument_is_refused(tmp_path, capsys):
-    assert main(["run", "--model", "toy-moe", "--model-args", "x=inf", "--shift", "toy-noise",
+    assert main(["run", "--in-process", "--model", "toy-moe", "--model-args", "x=inf", "--shift", "toy-noise",
                  "-o", str(tmp_path / "out")]) == 2
-    assert "benchmarks.adhoc.models[0].args.x: inf is not a finite number" in capsys.readouterr().err
+    error = cli_error(capsys.readouterr().err)
+    assert error == ("vleval: error: benchmark: does not match benchmark.schema.json:\n"
+                     "  benchmarks.adhoc.models[0].args.x: inf is not a finite number\n")
 
 
 def test_results_path_stays_inside_the_output_directory(tmp_path, toy_registry):
@@ -62,5 +65,16 @@ def test_results_path_stays_inside_the_output_directory(tmp_path, toy_registry):
 def test_non_utf8_benchmarks_file_names_the_file_and_byte(tmp_path, capsys):
     path = tmp_path / "b.toml"
     path.write_bytes(b'[benchmarks.a]\nmodels = [{ name = "caf\xe9" }]\n')
-    assert main(["run", "-c", str(path)]) == 2
-    assert capsys.readouterr().err.strip() == f"vleval: error: {path}: not UTF-8 text (byte 0xe9 at offset 38)"
+    assert main(["run", "--in-process", "-c", str(path)]) == 2
+    assert cli_error(capsys.readouterr().err) == f"vleval: error: {path}: not UTF-8 text (byte 0xe9 at offset 38)\n"
+
+
+def test_an_untested_release_warning_first_on_stderr_leaves_the_error_exact(tmp_path, capsys, monkeypatch):
+    """As with the newest releases (transformers 5.25.0 when 5.24.0 is locked): the warning precedes the error."""
+    monkeypatch.setattr(tested, "untested", lambda installed=None: ["transformers 5.25.0 (tested: 5.21.0, 5.24.0)"])
+    path = tmp_path / "b.toml"
+    path.write_bytes(b'[benchmarks.a]\nmodels = [{ name = "caf\xe9" }]\n')
+    assert main(["run", "--in-process", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("warning: untested release(s): transformers 5.25.0 (tested: 5.21.0, 5.24.0)"), err
+    assert cli_error(err) == f"vleval: error: {path}: not UTF-8 text (byte 0xe9 at offset 38)\n"

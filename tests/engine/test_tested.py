@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import TESTS
 from packaging.requirements import Requirement
 
@@ -61,6 +62,7 @@ def test_warning_names_each_untested_release():
     assert tested.untested({"torch": None, "transformers": "5.24.0"}) == []
 
 
+@pytest.mark.slow
 def test_run_prints_one_warning_line_outside_the_tested_set(tmp_path):
     """A real `vleval run` process with transformers' reported version changed through its metadata only."""
     fake = tmp_path / "site"

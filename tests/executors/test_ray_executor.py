@@ -174,6 +174,7 @@ def comparable(record) -> dict:
             "metrics": {name: d.metrics for name, d in record.domains.items()}}
 
 
+@pytest.mark.slow
 def test_records_match_in_process_and_say_where_they_ran(cluster, tmp_path):
     bench = toy_benchmark(latency={"warmup": 0, "repetitions": 1})
     local = run_benchmark("toy", bench, tmp_path / "local", registry=registry())
@@ -194,6 +195,7 @@ def test_records_match_in_process_and_say_where_they_ran(cluster, tmp_path):
     assert scan(remote.path).problems == [] and len(scan(remote.path).records) == 12
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_cell_is_retried_and_recorded_once(cluster, tmp_path):
     mark = tmp_path / "hung-pid"
     bench = probe_bench(tmp_path / "calls.log", [2, 3])
@@ -216,6 +218,7 @@ def test_worker_killed_mid_cell_is_retried_and_recorded_once(cluster, tmp_path):
     assert all(r.environment["ray_worker"] != f"127.0.0.1:{killed}" for r in summary.results)
 
 
+@pytest.mark.slow
 def test_every_try_failing_gives_one_failed_record(cluster, tmp_path):
     bench = {"models": [{"name": "crashing-moe", "args": {"fault": "exit"}}, {"name": "toy-moe"}],
              "shifts": [{"name": "toy-noise", "args": {"n": 8}}], "batch_sizes": [4], "max_retries": 2,
@@ -229,6 +232,7 @@ def test_every_try_failing_gives_one_failed_record(cluster, tmp_path):
     assert failed.error["message"].count("WorkerCrashedError") == 3
 
 
+@pytest.mark.slow
 def test_cell_timeout_fails_the_cell_without_retrying(cluster, tmp_path):
     bench = {"models": [{"name": "crashing-moe", "args": {"fault": "hang"}}],
              "shifts": [{"name": "toy-noise", "args": {"n": 8}}], "batch_sizes": [4], "cell_timeout_s": 3,
@@ -240,6 +244,7 @@ def test_cell_timeout_fails_the_cell_without_retrying(cluster, tmp_path):
     assert time.monotonic() - start < 60  # one try of about 3 s, not four
 
 
+@pytest.mark.slow
 def test_resources_are_respected(cluster, tmp_path):
     log = tmp_path / "calls.log"
     bench = probe_bench(log, [2, 3, 4])
@@ -253,6 +258,7 @@ def test_resources_are_respected(cluster, tmp_path):
     assert overlapping(spans, [2, 3, 4, 5, 6, 7]), "two cells never ran at once: the check above means nothing"
 
 
+@pytest.mark.slow
 def test_a_request_no_node_can_meet_is_refused_before_any_work(cluster, tmp_path):
     bench = probe_bench(tmp_path / "calls.log", [2])
     bench["models"][0]["resources"] = {"num_gpus": 1}
@@ -261,6 +267,7 @@ def test_a_request_no_node_can_meet_is_refused_before_any_work(cluster, tmp_path
     assert not (tmp_path / "nogpu.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_exclusive_latency_cells_never_share_the_node(cluster, tmp_path):
     log = tmp_path / "calls.log"
     summary = run_benchmark("excl", probe_bench(log, [2, 3, 4], exclusive_latency=True), tmp_path,
@@ -281,6 +288,7 @@ def test_identities_are_computed_in_one_task_per_cpu():
             assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
+@pytest.mark.slow
 def test_workers_take_the_driver_environment_before_numpy_loads(monkeypatch, tmp_path):
     # the task module loads nothing heavy, so a task sets thread counts before numpy or torch read them
     code = "import sys, vleval.executors.ray_worker; print(sorted({'numpy', 'torch', 'ray'} & set(sys.modules)))"
@@ -299,6 +307,7 @@ def test_workers_take_the_driver_environment_before_numpy_loads(monkeypatch, tmp
     assert os.environ["VLEVAL_RAY_TEST_MARK"] == "1" and os.environ["PYTHONPATH"] == env["PYTHONPATH"]
 
 
+@pytest.mark.slow
 def test_missing_ray_and_misused_flags_are_clear_errors(monkeypatch, toy_cli):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(ExecutorError, match=r"pip install 'vleval\[ray\]'"):

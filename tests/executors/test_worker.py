@@ -86,6 +86,7 @@ def _workers() -> list:
     return [p for p in multiprocessing.active_children() if p.name == "vleval-worker"]
 
 
+@pytest.mark.slow
 def test_worker_started_early_is_stopped_when_preflight_refuses_the_benchmark(tmp_path):
     """The worker starts when its executor is constructed (its imports overlap the caller's work); a refused
     benchmark must not leave it running."""
@@ -104,6 +105,7 @@ def test_worker_started_early_is_stopped_when_preflight_refuses_the_benchmark(tm
     assert not (tmp_path / "toy.jsonl").exists()
 
 
+@pytest.mark.slow
 def test_a_registry_goes_with_the_default_executor_only(tmp_path, toy_registry):
     from conftest import toy_benchmark
 

@@ -85,6 +85,6 @@ def test_replicates_run_untimed_and_pool_into_one_row_compared_with_scalings(tmp
     assert pooled.p50_ms == run.results[0].domains["source"].p50_ms  # latency from the timed replicate only
     seed0 = run.results[0].primary("target")  # the scaling ran on the default seed: compared with that replicate
     assert scaled.vs_base == pytest.approx(run.results[3].primary("target") - seed0)
-    (header, *lines) = [line for line in summary.section_text(summary.expert_scaling(run.results)) if "toy-moe(experts=4)" in line
-                        or line.startswith("[")][:2]
+    text = summary.section_text(summary.expert_scaling(run.results))
+    (header, *lines) = [line for line in text if "toy-moe(experts=4)" in line or line.startswith("[")][:2]
     assert "3 seeds" in lines[0] and f"{sum(targets) / 3:.1f}" in lines[0]

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import TESTS, make_distribution
 
 GOOD = '''
@@ -29,6 +30,7 @@ def plugins_json(*paths) -> tuple[int, dict]:
     return proc.returncode, json.loads(proc.stdout)
 
 
+@pytest.mark.slow
 def test_first_party_plugins_are_listed_with_their_distribution():
     code, out = plugins_json()
     names = {(p["kind"], p["name"]): p for p in out["plugins"]}
@@ -39,6 +41,7 @@ def test_first_party_plugins_are_listed_with_their_distribution():
         assert names[key]["version"] and names[key]["description"]
 
 
+@pytest.mark.slow
 def test_broken_plugin_is_shown_and_does_not_break_the_others(tmp_path):
     make_distribution(tmp_path, "brokenplug", {"broken": "brokenplug_mod"},
                       {"brokenplug_mod": "raise ImportError('missing dependency: libfoo')\n"})
@@ -50,6 +53,7 @@ def test_broken_plugin_is_shown_and_does_not_break_the_others(tmp_path):
     assert any(p["name"] == "retrieval-recall" for p in out["plugins"])
 
 
+@pytest.mark.slow
 def test_duplicate_name_is_an_error_naming_both_distributions(tmp_path):
     make_distribution(tmp_path / "a", "alpha-plugin", {"alpha": "alpha_mod"},
                       {"alpha_mod": GOOD.format(api="1", module="alpha_mod", name="same-name")})
@@ -65,8 +69,6 @@ def test_duplicate_name_is_an_error_naming_both_distributions(tmp_path):
 
 
 def test_duplicate_name_refused_when_used(tmp_path):
-    import pytest
-
     from vleval.registry.discovery import PluginError, Registry
 
     class A:
@@ -88,6 +90,7 @@ def test_duplicate_name_refused_when_used(tmp_path):
         registry.get("metric", "dup")
 
 
+@pytest.mark.slow
 def test_incompatible_api_version_is_refused_with_a_clear_message(tmp_path):
     make_distribution(tmp_path, "future-plugin", {"future": "future_mod"},
                       {"future_mod": GOOD.format(api="2", module="future_mod", name="future-metric")})
@@ -99,8 +102,6 @@ def test_incompatible_api_version_is_refused_with_a_clear_message(tmp_path):
 
 
 def test_unknown_name_lists_known_ones(toy_registry):
-    import pytest
-
     from vleval.registry.discovery import PluginError
 
     with pytest.raises(PluginError, match="no model named 'nope'.*toy-moe"):
@@ -142,6 +143,7 @@ def names(proc: subprocess.CompletedProcess) -> set[str]:
     return {p["name"] for p in json.loads(proc.stdout)["plugins"]}
 
 
+@pytest.mark.slow
 def test_misspelled_hook_is_a_broken_plugin_naming_plugin_distribution_and_the_fix(tmp_path):
     make_distribution(tmp_path / "t", "typo-plugin", {"typo": "typo_mod"}, {"typo_mod": MISSPELLED})
     alpha, _ = two_good_distributions(tmp_path)
@@ -156,12 +158,14 @@ def test_misspelled_hook_is_a_broken_plugin_naming_plugin_distribution_and_the_f
     assert "typo-plugin 0.1.0" in table.stdout and "unknown hook 'register_model'" in table.stdout
 
 
+@pytest.mark.slow
 def test_hook_function_without_hookimpl_is_a_broken_plugin(tmp_path):
     make_distribution(tmp_path, "plain-plugin", {"plain": "plain_mod"}, {"plain_mod": UNDECORATED})
     (broken,) = json.loads(run_cli(tmp_path).stdout)["broken"]
     assert broken["plugin"] == "plain" and "register_metrics not decorated with @hookimpl" in broken["error"]
 
 
+@pytest.mark.slow
 def test_load_plugins_loads_only_the_named_entry_points(tmp_path):
     alpha, beta = two_good_distributions(tmp_path)
     first_party_metrics = names(run_cli(alpha, beta, env={"VLEVAL_LOAD_PLUGINS": "metrics"}))
@@ -175,6 +179,7 @@ def test_load_plugins_loads_only_the_named_entry_points(tmp_path):
     assert nothing.returncode == 0 and names(nothing) == set()
 
 
+@pytest.mark.slow
 def test_load_plugins_with_an_unknown_name_is_reported(tmp_path):
     alpha, _ = two_good_distributions(tmp_path)
     proc = run_cli(alpha, env={"VLEVAL_LOAD_PLUGINS": "alpah"})
@@ -184,6 +189,7 @@ def test_load_plugins_with_an_unknown_name_is_reported(tmp_path):
                       "error": "no installed entry point or distribution is named 'alpah'"}
 
 
+@pytest.mark.slow
 def test_block_plugins_skips_a_broken_plugin_and_wins_over_load(tmp_path):
     make_distribution(tmp_path / "t", "typo-plugin", {"typo": "typo_mod"}, {"typo_mod": MISSPELLED})
     alpha, beta = two_good_distributions(tmp_path)
@@ -194,6 +200,7 @@ def test_block_plugins_skips_a_broken_plugin_and_wins_over_load(tmp_path):
     assert names(both) == {"beta-metric"}
 
 
+@pytest.mark.slow
 def test_trace_plugins_prints_each_registration_with_kind_distribution_and_origin(tmp_path):
     make_distribution(tmp_path / "t", "typo-plugin", {"typo": "typo_mod"}, {"typo_mod": MISSPELLED})
     alpha, beta = two_good_distributions(tmp_path)

@@ -106,6 +106,7 @@ def test_summaries_are_tables_not_text(report, results):
         assert after[1].startswith("<h3>") and '<table class="summary">' in after[1].split("<h2>")[0]
 
 
+@pytest.mark.slow
 def test_drawing_leaves_no_global_matplotlib_state(results, tmp_path):
     """No pyplot (its backend and its registry of open figures) behind the report: a caller's matplotlib is left
     as it was."""

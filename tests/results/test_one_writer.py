@@ -38,6 +38,7 @@ def cell_keys(results: Path) -> list[str]:
     return [json.loads(line)["cell_key"] for line in results.read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_lock_names_its_holder_and_is_freed_when_the_holder_is_killed(tmp_path):
     results = tmp_path / "r.jsonl"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(results)], stdout=subprocess.PIPE, text=True)

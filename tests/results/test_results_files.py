@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import toy_benchmark
+from conftest import cli_error, toy_benchmark
 
 from vleval.cli import main
 from vleval.executors.runner import run_benchmark
@@ -141,15 +141,16 @@ def test_a_read_only_output_directory_is_one_clear_error(toy_cli, tmp_path):
     proc = subprocess.run([sys.executable, str(script), "read-only", str(results.parent), *argv[3:]], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stderr.strip() == (f"vleval: error: cannot write in {results.parent}: Read-only file system "
-                                   f"(creating {results}.lock)")
+    assert cli_error(proc.stderr) == (f"vleval: error: cannot write in {results.parent}: Read-only file system "
+                                      f"(creating {results}.lock)\n")
 
 
 def test_output_naming_an_existing_file_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "b.toml").write_text(BENCH_ONE)
     (tmp_path / "taken").write_text("")
-    assert main(["run", "-c", str(tmp_path / "b.toml"), "-o", str(tmp_path / "taken")]) == 2
-    assert capsys.readouterr().err.strip() == f"vleval: error: -o {tmp_path / 'taken'}: exists and is not a directory"
+    assert main(["run", "--in-process", "-c", str(tmp_path / "b.toml"), "-o", str(tmp_path / "taken")]) == 2
+    expected = f"vleval: error: -o {tmp_path / 'taken'}: exists and is not a directory\n"
+    assert cli_error(capsys.readouterr().err) == expected
 
 
 BENCH_ONE = '[benchmarks.one]\nmodels = [{ name = "toy-moe" }]\nshifts = [{ name = "toy-noise" }]\n'

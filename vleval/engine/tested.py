@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 
-LOCKED = {"torch": "2.13.0", "transformers": "5.24.0"}
+LOCKED = {"torch": "2.13.0", "transformers": "5.25.0"}
 OLDEST = {"torch": "2.13.0", "transformers": "5.21.0"}
 
 

@@ -361,6 +361,7 @@ def test_corpus_shift_unknown_task(task: Any) -> None:
         MiniFlickrToMiniCOCO(task=task)
 
 
+@pytest.mark.slow
 def test_plugins_verbose_lists_the_task_arguments() -> None:
     env = {**os.environ, "VLEVAL_LOAD_PLUGINS": "datasets,corpus"}
     proc = subprocess.run([sys.executable, "-m", "vleval.cli", "plugins", "--verbose", "--json"], capture_output=True,

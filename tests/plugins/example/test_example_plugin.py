@@ -57,6 +57,7 @@ def cli(installed: dict[str, Path], *args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+@pytest.mark.slow
 def test_installed_distribution_is_listed(installed):
     proc = cli(installed, "plugins", "--json")
     listing = json.loads(proc.stdout)  # exit status may be 1 for other plugins' problems; ours must be clean
@@ -68,6 +69,7 @@ def test_installed_distribution_is_listed(installed):
     assert not [c for c in listing["conflicts"] if any(DIST in r for r in c["registered_by"])]
 
 
+@pytest.mark.slow
 def test_cli_run_on_toy_colours_records_median_rank(installed, tmp_path):
     out = tmp_path / "out"
     proc = cli(installed, "run", "--model", "example-colour-moe", "--dataset", "toy-colors",
@@ -109,6 +111,7 @@ def example(installed, monkeypatch):
     return vleval_example.plugin
 
 
+@pytest.mark.slow
 def test_shift_with_expert_scaling_in_process(example, tmp_path):
     from vleval.executors.runner import run_benchmark
     from vleval.registry.discovery import Registry
@@ -136,6 +139,7 @@ def test_shift_with_expert_scaling_in_process(example, tmp_path):
         assert used <= set(keep[str(layer["layer"])])
 
 
+@pytest.mark.slow
 def test_scale_experts_changes_outputs_and_restores_them_exactly(example):
     from PIL import Image
 
@@ -160,6 +164,7 @@ def test_scale_experts_changes_outputs_and_restores_them_exactly(example):
     assert model.top_k == 2
 
 
+@pytest.mark.slow
 def test_median_rank_on_known_rankings(example):
     from vleval_example.metric import MedianRank
 
@@ -203,6 +208,7 @@ def test_guide_excerpts_are_verbatim_copies_of_the_example_plugin():
         assert body in (EXAMPLE / path).read_text(), f"the guide's excerpt of {path} differs from the file"
 
 
+@pytest.mark.slow
 def test_guide_benchmarks_toml_is_valid(example, tmp_path):
     from vleval.config.load import load_file, select
     from vleval.plan.cells import expand
@@ -223,6 +229,7 @@ def test_guide_benchmarks_toml_is_valid(example, tmp_path):
         registry.get("metric", metric)
 
 
+@pytest.mark.slow
 def test_the_example_plugins_own_tests_pass_with_the_conformance_kit(installed):
     """The distribution's tests/ (shown in the guide) run against the installed package, as its author would."""
     tests = installed["site"].parent / "src" / "tests"

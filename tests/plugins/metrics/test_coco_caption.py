@@ -103,6 +103,7 @@ def test_python_tokenizer_lowercases_splits_contractions_and_drops_punctuation()
     assert python_ptb_tokenize("A well-known 3.5 km road") == "a well-known 3.5 km road"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not java_available(), reason="pycocoevalcap's PTBTokenizer and METEOR need Java")
 def test_python_tokenizer_agrees_with_the_ptb_tokenizer_on_captions():
     captions = {i: [c] for i, c in enumerate(CANDIDATES + [r for rs in REFERENCES for r in rs] + [
@@ -111,6 +112,7 @@ def test_python_tokenizer_agrees_with_the_ptb_tokenizer_on_captions():
     assert tokenize(captions, "python") == tokenize(captions, "ptb")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not java_available(), reason="METEOR needs Java")
 def test_meteor_runs_with_java_and_ranks_a_closer_caption_higher():
     m = CocoCaption(tokenizer="ptb")
