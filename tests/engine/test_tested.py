@@ -55,11 +55,12 @@ def test_oldest_versions_are_the_declared_lower_bounds():
 
 
 def test_warning_names_each_untested_release():
-    assert tested.untested({"torch": "2.13.0+cpu", "transformers": "5.24.0"}) == []
-    assert tested.untested({"torch": "2.13.0", "transformers": "5.21.0"}) == []
-    found = tested.untested({"torch": "2.14.1+cu128", "transformers": "5.25.0"})
-    assert found == ["torch 2.14.1 (tested: 2.13.0)", "transformers 5.25.0 (tested: 5.21.0, 5.24.0)"]
-    assert tested.untested({"torch": None, "transformers": "5.24.0"}) == []
+    locked, oldest = tested.LOCKED["transformers"], tested.OLDEST["transformers"]
+    assert tested.untested({"torch": "2.13.0+cpu", "transformers": locked}) == []
+    assert tested.untested({"torch": "2.13.0", "transformers": oldest}) == []
+    found = tested.untested({"torch": "2.14.1+cu128", "transformers": "9.0.0"})
+    assert found == ["torch 2.14.1 (tested: 2.13.0)", f"transformers 9.0.0 (tested: {oldest}, {locked})"]
+    assert tested.untested({"torch": None, "transformers": locked}) == []
 
 
 @pytest.mark.slow
@@ -77,5 +78,6 @@ def test_run_prints_one_warning_line_outside_the_tested_set(tmp_path):
         capture_output=True, text=True,
     )
     lines = [line for line in proc.stderr.splitlines() if line.startswith("warning: untested")]
-    assert len(lines) == 1 and "transformers 9.0.0 (tested: 5.21.0, 5.24.0)" in lines[0]
+    both = f"{tested.OLDEST['transformers']}, {tested.LOCKED['transformers']}"
+    assert len(lines) == 1 and f"transformers 9.0.0 (tested: {both})" in lines[0]
     assert proc.returncode == 2  # the run itself then stops on the unknown benchmark, as without the warning
