@@ -8,6 +8,7 @@ changed and is checked by brute force in ``test_routing_stats.py``); results are
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -168,8 +169,7 @@ def _random_trace(rng: np.random.Generator, standard: bool = True) -> tuple[Rout
                 event = LayerRouting(layer, n, chosen[:, 0].astype(np.int32), modality.astype(np.int64),
                                      probs=probs)
                 if rng.random() < 0.5:
-                    event = SimpleNamespace(**vars(event), item=np.repeat(np.arange(size), -(-len(modality) // size))
-                                            [:len(modality)])
+                    event = replace(event, item=np.repeat(np.arange(size), -(-len(modality) // size))[:len(modality)])
                 trace.events.append(event)
         marks.append((len(trace.events), size))
     return trace, marks

@@ -52,7 +52,9 @@ class LayerRouting:
     ``experts``: int array ``[tokens, k]`` of the experts actually selected (after any bias, grouping or pruning);
     ``modality``: int array ``[tokens]`` of ``TEXT``/``IMAGE``; ``phase``: ``"prefill"`` or ``"decode"``;
     ``probs``: optional float32 ``[tokens, num_experts]``, the router's probabilities over all experts (rows sum
-    to 1, masked or pruned experts 0), ``None`` when the model does not report them.
+    to 1, masked or pruned experts 0), ``None`` when the model does not report them. ``item``: optional int array
+    ``[tokens]``, each token's position in the batch (its item), ``None`` when tokens are laid out item-major in equal
+    runs (the per-item routing then splits them evenly).
     """
 
     layer: int
@@ -61,6 +63,7 @@ class LayerRouting:
     modality: np.ndarray
     phase: str = "prefill"
     probs: np.ndarray | None = None
+    item: np.ndarray | None = None
 
 
 @dataclass
@@ -70,7 +73,7 @@ class RoutingTrace:
     events: list[LayerRouting] = field(default_factory=list)
 
     def add(self, layer: int, num_experts: int, experts: Any, modality: Any, phase: str = "prefill", *,
-            probs: Any = None) -> None:
+            probs: Any = None, item: Any = None) -> None:
         experts = np.asarray(_numpy(experts), dtype=np.int64)
         if experts.ndim == 1:
             experts = experts[:, None]
@@ -83,7 +86,9 @@ class RoutingTrace:
                 raise ValueError(f"routing of layer {layer}: probs must be [tokens, num_experts] = {list(expected)} "
                                  f"(one row of router probabilities over all experts per routed token), got "
                                  f"{list(probs.shape)}")
-        self.events.append(LayerRouting(layer, num_experts, experts, modality, phase, probs))
+        if item is not None:
+            item = np.asarray(_numpy(item), dtype=np.int64)
+        self.events.append(LayerRouting(layer, num_experts, experts, modality, phase, probs, item))
 
 
 def _numpy(x: Any) -> Any:
@@ -138,12 +143,14 @@ class Model:
             self._trace = None
 
     def record_routing(self, layer: int, num_experts: int, experts: Any, modality: Any, phase: str = "prefill", *,
-                       probs: Any = None) -> None:
+                       probs: Any = None, item: Any = None) -> None:
         """Report one routing decision: ``experts`` ``[tokens, k]``, ``modality`` ``[tokens]`` (or one value),
-        optional ``probs`` ``[tokens, num_experts]`` (the router's probabilities over all experts). No-op unless
-        tracing, so callers may pass device tensors: they are copied to the host only while a trace is active."""
+        optional ``probs`` ``[tokens, num_experts]`` (the router's probabilities over all experts) and ``item``
+        ``[tokens]`` (each token's position in the batch, when tokens are not laid out item-major in equal runs).
+        No-op unless tracing, so callers may pass device tensors: they are copied to the host only while a trace is
+        active."""
         if self._trace is not None:
-            self._trace.add(layer, num_experts, experts, modality, phase, probs=probs)
+            self._trace.add(layer, num_experts, experts, modality, phase, probs=probs, item=item)
 
     @contextlib.contextmanager
     def scale_experts(

@@ -137,7 +137,7 @@ def per_item(trace: RoutingTrace, marks: list[tuple[int, int]]) -> list[dict[str
             n_image = int(image.sum())
             if not n_image:
                 continue
-            owner = getattr(event, "item", None)
+            owner = event.item
             if owner is not None:
                 owner = np.asarray(owner)[image]
             elif n_image % size == 0:
